@@ -1,0 +1,152 @@
+/**
+ * Compute backend selection. `auto` takes the first backend that loads, best first;
+ * a forced backend that cannot load is an error that says how to get it.
+ */
+import os from 'node:os';
+import fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { XpError } from './errors.js';
+
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type BackendChoice = BackendName | 'auto';
+
+export interface BackendReport {
+  chosen: BackendName;
+  /** Why each better backend was not used (only for `auto`). */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+export class BackendError extends XpError {}
+
+interface BackendLoader {
+  /** The tfjs backend name the package registers. */
+  tfName: string;
+  load(): Promise<void>;
+  /** How to get this backend where it does not load. */
+  installHint: string;
+}
+
+const TENSORFLOW_HINT =
+  'it downloads libtensorflow when installed, so it is absent where that download failed';
+
+const LOADERS: Record<BackendName, BackendLoader> = {
+  'tensorflow-gpu': {
+    tfName: 'tensorflow',
+    load: () => importOptional('@tensorflow/tfjs-node-gpu'),
+    installHint:
+      `npm install @tensorflow/tfjs-node-gpu@4.22.0 on Linux with CUDA 11.2 and cuDNN 8.1 (${TENSORFLOW_HINT})`,
+  },
+  tensorflow: {
+    tfName: 'tensorflow',
+    load: () => importOptional('@tensorflow/tfjs-node'),
+    installHint: `npm install @tensorflow/tfjs-node@4.22.0 (${TENSORFLOW_HINT})`,
+  },
+  wasm: {
+    tfName: 'wasm',
+    load: async () => {
+      await import('@tensorflow/tfjs-backend-wasm');
+      const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
+      registerWasmTrainingKernels();
+    },
+    installHint: 'npm install @tensorflow/tfjs-backend-wasm@4.22.0',
+  },
+  cpu: { tfName: 'cpu', load: async () => {}, installHint: 'npm install @tensorflow/tfjs@4.22.0' },
+};
+
+async function importOptional(pkg: string): Promise<void> {
+  try {
+    await import(pkg);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(pkg)) {
+      throw new BackendError(`${pkg} is not installed`);
+    }
+    throw new BackendError(`${pkg} is installed but failed to load: ${firstLine(e.message)}`);
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0];
+}
+
+/** The requested backend: command line first, then XP_BACKEND, then the experiment, then auto. */
+export function requestedBackend(flag?: string, experiment?: string): BackendChoice {
+  const value = flag ?? process.env.XP_BACKEND ?? experiment ?? 'auto';
+  if (value !== 'auto' && !(BACKENDS as readonly string[]).includes(value)) {
+    throw new BackendError(`unknown backend '${value}'; expected one of auto, ${BACKENDS.join(', ')}`);
+  }
+  return value as BackendChoice;
+}
+
+async function tryBackend(name: BackendName): Promise<void> {
+  const loader = LOADERS[name];
+  await loader.load();
+  let ok = false;
+  try {
+    ok = await tf.setBackend(loader.tfName);
+  } catch (err) {
+    throw new BackendError(`backend '${loader.tfName}' failed to initialize: ${firstLine(String(err))}`);
+  }
+  if (!ok) throw new BackendError(`backend '${loader.tfName}' failed to initialize`);
+  if (name === 'tensorflow-gpu' && !gpuVisible()) {
+    throw new BackendError('@tensorflow/tfjs-node-gpu loaded but no NVIDIA GPU is visible');
+  }
+}
+
+// tfjs has one global engine, so selections run one after another, never interleaved.
+let pending: Promise<unknown> = Promise.resolve();
+
+/** Selects and initializes a backend; `auto` falls through the list, best first. */
+export function selectBackend(choice: BackendChoice): Promise<BackendReport> {
+  const next = pending.then(() => selectNow(choice));
+  pending = next.catch(() => undefined);
+  return next;
+}
+
+async function selectNow(choice: BackendChoice): Promise<BackendReport> {
+  if (choice !== 'auto') {
+    try {
+      await tryBackend(choice);
+    } catch (err) {
+      const reason = err instanceof BackendError ? err.message : String(err);
+      throw new BackendError(
+        `backend '${choice}' cannot be used: ${reason}. To get it: ${LOADERS[choice].installHint}`,
+      );
+    }
+    return { chosen: choice, skipped: [] };
+  }
+  const skipped: BackendReport['skipped'] = [];
+  for (const name of BACKENDS) {
+    try {
+      await tryBackend(name);
+      return { chosen: name, skipped };
+    } catch (err) {
+      skipped.push({ name, reason: err instanceof BackendError ? err.message : String(err) });
+    }
+  }
+  throw new BackendError(`no backend could be loaded:\n${skipped.map((s) => `  ${s.name}: ${s.reason}`).join('\n')}`);
+}
+
+/** True where an NVIDIA driver exposes a GPU to this machine. */
+export function gpuVisible(): boolean {
+  return fs.existsSync('/proc/driver/nvidia/version') || fs.existsSync('/dev/nvidia0');
+}
+
+export interface MachineFacts {
+  tfjsVersion: string;
+  cores: number;
+  memoryGiB: number;
+  gpuVisible: boolean;
+  node: string;
+}
+
+export function machineFacts(): MachineFacts {
+  return {
+    tfjsVersion: tf.version.tfjs,
+    cores: os.cpus().length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    gpuVisible: gpuVisible(),
+    node: process.version,
+  };
+}

@@ -1,0 +1,19 @@
+import { machineFacts, requestedBackend, selectBackend, BACKENDS } from '../../backend.js';
+
+/** `xp doctor`: which backend xp would use here, and why the better ones were skipped. */
+export async function doctor(opts: { backend?: string }): Promise<void> {
+  const report = await selectBackend(requestedBackend(opts.backend));
+  const facts = machineFacts();
+  const lines = [`backend:      ${report.chosen}`];
+  for (const s of report.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
+  const worse = BACKENDS.slice(BACKENDS.indexOf(report.chosen) + 1);
+  if (worse.length) lines.push(`  fallbacks:  ${worse.join(', ')}`);
+  lines.push(
+    `tfjs:         ${facts.tfjsVersion}`,
+    `node:         ${facts.node}`,
+    `cores:        ${facts.cores}`,
+    `memory:       ${facts.memoryGiB.toFixed(1)} GiB`,
+    `gpu visible:  ${facts.gpuVisible ? 'yes' : 'no'}`,
+  );
+  console.log(lines.join('\n'));
+}
