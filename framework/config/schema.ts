@@ -1,0 +1,106 @@
+/**
+ * schema.json: the JSON Schema of experiment files, generated from the registry. Each kind
+ * gets a dispatch definition (`type` picks the component, `if`/`then` applies its parameters,
+ * so errors come only from the chosen component), each component a definition of its own.
+ */
+import { KINDS, type Kind, type Registry } from '../registry/registry.js';
+import { BACKENDS } from '../backend.js';
+
+/** Top-level sections holding one component, and the kind each names. */
+export const COMPONENT_SECTIONS = {
+  trainer: 'trainer',
+  model: 'model',
+  dataset: 'dataset',
+  schedule: 'schedule',
+  optimizer: 'optimizer',
+  sampler: 'sampler',
+} as const satisfies Record<string, Kind>;
+
+/** Top-level sections holding named instances (`callbacks.ema`), and their kind. */
+export const INSTANCE_SECTIONS = { callbacks: 'callback' } as const satisfies Record<string, Kind>;
+
+export type JsonSchema = Record<string, unknown>;
+
+export function componentDefinitionName(kind: Kind, name: string): string {
+  return `${kind}.${name}`;
+}
+
+export function buildSchema(registry: Registry): JsonSchema {
+  const defs: Record<string, JsonSchema> = {};
+  for (const kind of KINDS) {
+    defs[kind] = dispatchDefinition(registry, kind);
+    for (const reg of registry.list(kind)) {
+      const params = plain(reg.params);
+      defs[componentDefinitionName(kind, reg.name)] = {
+        type: 'object',
+        description: reg.description,
+        properties: { type: { const: reg.name, description: reg.description }, ...(params.properties as object) },
+        required: ['type', ...((params.required as string[]) ?? [])],
+        additionalProperties: false,
+      };
+    }
+  }
+  const ref = (kind: Kind) => ({ $ref: `#/$defs/${kind}` });
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'xp experiment',
+    description: 'An xp experiment file. Generated from the component registry by `xp schema --write`.',
+    type: 'object',
+    properties: {
+      name: { type: 'string', description: 'Experiment name; runs go to runs/<name>/. Defaults to the file name.' },
+      extends: {
+        description: 'Parent experiment file(s), relative to this one. Maps merge deeply; lists and scalars replace.',
+        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      },
+      imports: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'Modules (.ts or .js, relative to this file) whose decorated classes register components.',
+      },
+      seed: { type: 'integer', minimum: 0, default: 0, description: 'Seed of every random choice of the run.' },
+      backend: {
+        enum: ['auto', ...BACKENDS],
+        default: 'auto',
+        description: 'Compute backend; --backend and XP_BACKEND take precedence.',
+      },
+      ...Object.fromEntries(Object.entries(COMPONENT_SECTIONS).map(([section, kind]) => [section, ref(kind)])),
+      ...Object.fromEntries(
+        Object.entries(INSTANCE_SECTIONS).map(([section, kind]) => [
+          section,
+          {
+            type: 'object',
+            description: `Named ${kind} instances: <name>: {type: ..., ...}.`,
+            additionalProperties: ref(kind),
+            default: {},
+          },
+        ]),
+      ),
+    },
+    required: ['trainer', 'model', 'dataset', 'optimizer'],
+    additionalProperties: false,
+    $defs: defs,
+  };
+}
+
+function dispatchDefinition(registry: Registry, kind: Kind): JsonSchema {
+  const names = registry.names(kind);
+  return {
+    type: 'object',
+    description: `A ${kind}: 'type' names a registered ${kind}, the other keys are its parameters.`,
+    required: ['type'],
+    properties: { type: { enum: names, description: `Registered ${kind}: ${names.join(', ')}` } },
+    allOf: names.map((name) => ({
+      if: { properties: { type: { const: name } } },
+      then: { $ref: `#/$defs/${componentDefinitionName(kind, name)}` },
+    })),
+  };
+}
+
+/** TypeBox schemas carry symbol-keyed metadata; JSON drops it. */
+function plain(schema: object): JsonSchema {
+  return JSON.parse(JSON.stringify(schema));
+}
+
+export function schemaText(registry: Registry): string {
+  return `${JSON.stringify(buildSchema(registry), null, 2)}\n`;
+}

@@ -1,0 +1,95 @@
+/**
+ * Validation: ajv against the schema generated from the registry (defaults filled in), every
+ * error translated to file:line:column, dotted path and what was expected, all at once.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import { didYouMean } from '../suggest.js';
+import type { Registry } from '../registry/registry.js';
+import { ConfigError, joinPath, type Issue } from './issues.js';
+import type { LoadedConfig } from './load.js';
+import { buildSchema, type JsonSchema } from './schema.js';
+import type { Sources } from './yaml-source.js';
+
+/** Validates in place, filling defaults; throws a ConfigError listing every problem. */
+export function validateExperiment(config: LoadedConfig, registry: Registry): void {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const check = ajv.compile(buildSchema(registry));
+  if (check(config.value)) return;
+  const issues = uniqueIssues((check.errors ?? []).flatMap((e) => toIssue(e, config.sources, config.value)));
+  if (issues.length) throw new ConfigError(issues);
+}
+
+function toIssue(error: ErrorObject, sources: Sources, root: unknown): Issue[] {
+  const at = pointerToPath(error.instancePath);
+  const value = valueAt(root, at);
+  switch (error.keyword) {
+    case 'if': // the matching `then` reports the real problem
+      return [];
+    case 'required': {
+      const key = (error.params as { missingProperty: string }).missingProperty;
+      return [issue(sources, at, joinPath(at, key), `missing required key '${key}'${describeSchema(error, key)}`)];
+    }
+    case 'additionalProperties': {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys((error.parentSchema?.properties as object) ?? {});
+      const owner = componentLabel(valueAt(root, at));
+      return [
+        issue(sources, joinPath(at, key), joinPath(at, key),
+          `unknown key '${key}'${owner}${didYouMean(key, allowed)} (allowed: ${allowed.join(', ')})`),
+      ];
+    }
+    case 'enum': {
+      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const kind = /\$defs\/([a-z]+)\/properties\/type\/enum$/.exec(error.schemaPath)?.[1];
+      const what = kind ? `unknown ${kind} type` : 'unknown value';
+      return [
+        issue(sources, at, at, `${what} ${JSON.stringify(value)}${didYouMean(String(value), allowed)} (expected one of: ${allowed.join(', ')})`),
+      ];
+    }
+    default:
+      return [issue(sources, at, at, `${error.message ?? 'invalid'}, got ${JSON.stringify(value)}`)];
+  }
+}
+
+function issue(sources: Sources, positionPath: string, path: string, message: string): Issue {
+  return { pos: nearestSource(sources, positionPath), path, message };
+}
+
+/** The position of a path, or of its closest ancestor that has one (defaults have none). */
+function nearestSource(sources: Sources, path: string) {
+  for (let p = path; ; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+    const pos = sources.get(p);
+    if (pos || p === '') return pos;
+  }
+}
+
+function describeSchema(error: ErrorObject, key: string): string {
+  const property = (error.parentSchema?.properties as Record<string, JsonSchema> | undefined)?.[key];
+  return property?.description ? ` (${property.description})` : '';
+}
+
+function componentLabel(value: unknown): string {
+  const type = (value as { type?: unknown } | undefined)?.type;
+  return typeof type === 'string' ? ` for '${type}'` : '';
+}
+
+function pointerToPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+}
+
+function valueAt(root: unknown, path: string): unknown {
+  if (!path) return root;
+  return path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], root);
+}
+
+function uniqueIssues(issues: Issue[]): Issue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}|${i.message}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}

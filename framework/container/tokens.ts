@@ -1,0 +1,33 @@
+/**
+ * Injection tokens: every constructor parameter of a component names one of these with an
+ * explicit `@inject` (esbuild-based loaders emit no decorator metadata, so nothing is
+ * inferred from types). Symbol.for keeps tokens equal across copies of this module.
+ */
+export const TOKENS = {
+  /** The component's own validated parameters (defaults filled in). */
+  Params: Symbol.for('xp.Params'),
+  /** The component's dotted path in the experiment, e.g. `callbacks.ema` or `model.stages.down1.0`. */
+  Path: Symbol.for('xp.Path'),
+  /** The whole resolved experiment. */
+  Experiment: Symbol.for('xp.Experiment'),
+  /** The run's root random generator state; components fork their own streams from it. */
+  Seed: Symbol.for('xp.Seed'),
+
+  Trainer: Symbol.for('xp.Trainer'),
+  Model: Symbol.for('xp.Model'),
+  Dataset: Symbol.for('xp.Dataset'),
+  Schedule: Symbol.for('xp.Schedule'),
+  Optimizer: Symbol.for('xp.Optimizer'),
+  Sampler: Symbol.for('xp.Sampler'),
+  /** Every callback of the experiment (multi-injected). */
+  Callback: Symbol.for('xp.Callback'),
+
+  /** Shape of the dataset's images, [height, width, channels]. */
+  ImageShape: Symbol.for('xp.ImageShape'),
+  /** Builds a model's blocks from their configs (see interfaces.ts BlockFactory). */
+  BlockFactory: Symbol.for('xp.BlockFactory'),
+  /** For a block: the shapes it receives. */
+  BlockInput: Symbol.for('xp.BlockInput'),
+  /** For a block or model: where it creates its trainable variables. */
+  ParamStore: Symbol.for('xp.ParamStore'),
+} as const;

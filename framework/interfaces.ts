@@ -1,0 +1,58 @@
+/**
+ * The contracts between the engine and components. Components implement these and depend on
+ * nothing else of the framework but its libraries (nn/, data/, rng).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { ComponentConfig } from './registry/params.js';
+import type { ParamStore } from './nn/param-store.js';
+
+/** Per-example shape, NHWC without N: [height, width, channels]. */
+export type Shape3 = [number, number, number];
+
+/** What a block is built for: the shapes it receives. */
+export interface BlockInput {
+  /** Shape of x. */
+  shape: Shape3;
+  /** Shape of the skip connection, for blocks that consume one (`consumesSkip`). */
+  skip?: Shape3;
+  /** Width of the time embedding passed to forward(). */
+  embeddingDim: number;
+}
+
+/** A UNet building block. Registered with `@block(name, ...)`. */
+export interface Block {
+  readonly outShape: Shape3;
+  /** x: [n, h, w, c]; emb: [n, embeddingDim]; skip: the stored activation at this block's output resolution. */
+  forward(x: tf.Tensor4D, emb: tf.Tensor2D, skip?: tf.Tensor4D): tf.Tensor4D;
+  /** Forward FLOPs per example (1 multiply-add = 2 FLOPs), for `xp summary`. */
+  flops(): number;
+}
+
+/** Static side of a block class: whether the UNet must hand it a skip connection. */
+export interface BlockClass {
+  readonly consumesSkip?: boolean;
+}
+
+/**
+ * Builds a block from its config through the run's container: the block receives its
+ * parameters, its path, its input shapes and a ParamStore scoped to its path.
+ */
+export type BlockFactory = (config: ComponentConfig, path: string, input: BlockInput, store: ParamStore) => Block;
+
+export interface SummaryRow {
+  stage: string;
+  block: string;
+  outShape: Shape3;
+  params: number;
+  flops: number;
+}
+
+/** A noise-predicting network ε_θ(x_t, t). */
+export interface Denoiser {
+  /** xt: [n, h, w, c]; t: [n] integer timesteps (float32 or int32). Returns predicted noise, same shape as xt. */
+  predict(xt: tf.Tensor4D, t: tf.Tensor1D): tf.Tensor4D;
+  /** Trainable variables by name (the EMA, optimizer state and checkpoints key on these names). */
+  variables(): Map<string, tf.Variable>;
+  summary(): SummaryRow[];
+  dispose(): void;
+}

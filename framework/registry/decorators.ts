@@ -1,0 +1,42 @@
+/**
+ * `@block('DoubleConv', {...})` and friends: register a class under a kind and a name, with
+ * its parameter schema, and make it injectable. Names are explicit strings, never
+ * `constructor.name`, which minifiers rename.
+ */
+import { injectable } from 'inversify';
+import type { TObject } from '@sinclair/typebox';
+import { fileURLToPath } from 'node:url';
+import { registry, type ComponentClass, type ComponentSpec, type Kind } from './registry.js';
+
+export function component<P extends TObject>(kind: Kind, name: string, spec: ComponentSpec<P>) {
+  const file = callerFile();
+  return <C extends ComponentClass>(target: C): void => {
+    injectable()(target);
+    registry.add({ kind, name, target, file, description: spec.description, params: spec.params });
+  };
+}
+
+const named =
+  (kind: Kind) =>
+  <P extends TObject>(name: string, spec: ComponentSpec<P>) =>
+    component(kind, name, spec);
+
+export const block = named('block');
+export const model = named('model');
+export const schedule = named('schedule');
+export const sampler = named('sampler');
+export const callback = named('callback');
+export const dataset = named('dataset');
+export const optimizer = named('optimizer');
+export const trainer = named('trainer');
+
+/** The module that applied the decorator: the first stack frame outside the registry. */
+function callerFile(): string {
+  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  for (const frame of frames) {
+    const location = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):\d+:\d+\)?$/.exec(frame.trim())?.[1];
+    if (!location || location.includes('/framework/registry/') || location.includes('/node_modules/')) continue;
+    return location.startsWith('file://') ? fileURLToPath(location) : location;
+  }
+  return '<unknown file>';
+}

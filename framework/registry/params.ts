@@ -1,0 +1,19 @@
+/**
+ * What components use to declare parameters: TypeBox's `Type` builds the JSON Schema and its
+ * `Static` gives the TypeScript type, so each parameter is declared once.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { Kind } from './registry.js';
+
+export { Type, type Static };
+
+/** The configuration of a nested component: `{type: <registered name>, ...its parameters}`. */
+export interface ComponentConfig {
+  type: string;
+  [param: string]: unknown;
+}
+
+/** A parameter that is itself a component of `kind` (validated by that component's schema). */
+export function componentRef(kind: Kind, options: { description: string }): TSchema & { static: ComponentConfig } {
+  return Type.Unsafe<ComponentConfig>({ $ref: `#/$defs/${kind}`, ...options });
+}
