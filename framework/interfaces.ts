@@ -5,6 +5,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { ComponentConfig } from './registry/params.js';
 import type { ParamStore } from './nn/param-store.js';
+import type { Rng } from './rng.js';
 
 /** Per-example shape, NHWC without N: [height, width, channels]. */
 export type Shape3 = [number, number, number];
@@ -55,4 +56,28 @@ export interface Denoiser {
   variables(): Map<string, tf.Variable>;
   summary(): SummaryRow[];
   dispose(): void;
+}
+
+/**
+ * A noise schedule of T steps, in float64. The paper indexes the arrays by the timestep
+ * itself, t = 1..T-1 (index 0 is never drawn), and xp keeps that convention.
+ */
+export interface NoiseSchedule {
+  readonly steps: number;
+  readonly betas: Float64Array;
+  readonly alphas: Float64Array;
+  readonly alphaBars: Float64Array;
+}
+
+export interface SampleOptions {
+  /** Called after each denoising step with the number done and the total. */
+  onStep?: (done: number, total: number) => void;
+}
+
+/** Turns pure noise into images with a Denoiser: the reverse process. */
+export interface Sampler {
+  /** n samples of the given per-example shape, values clamped to [-1, 1]. */
+  sample(model: Denoiser, n: number, shape: Shape3, rng: Rng, options?: SampleOptions): tf.Tensor4D;
+  /** Number of model evaluations one sample costs. */
+  readonly evaluations: number;
 }

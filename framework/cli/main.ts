@@ -20,6 +20,31 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .action(async (opts) => (await import('./commands/doctor.js')).doctor(opts));
 
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  const configOptions = (command: Command) =>
+    command
+      .option('--set <path=value>', 'override a value after extends (repeatable; +path=value adds, ~path deletes)', collect)
+      .option('--import <module>', 'load a module of user components (.ts or .js; repeatable)', collect);
+
+  configOptions(program.command('validate <file>').description('check an experiment file; report every problem'))
+    .action(async (file, opts) => (await import('./commands/config.js')).validate(file, opts));
+
+  configOptions(program.command('config <file>').description('print the resolved experiment (extends, overrides, defaults)'))
+    .action(async (file, opts) => (await import('./commands/config.js')).printConfig(file, opts));
+
+  program
+    .command('list [kind]')
+    .description('list registered components with their parameters, defaults and descriptions')
+    .option('--import <module>', 'also list the components of this module (repeatable)', collect)
+    .action(async (kind, opts) => (await import('./commands/list.js')).list(kind, opts));
+
+  program
+    .command('schema')
+    .description('print schema.json generated from the registry')
+    .option('--write', 'write schema.json at the package root')
+    .option('--check', 'fail when schema.json is stale')
+    .action(async (opts) => (await import('./commands/schema.js')).schema(opts));
+
   return program;
 }
 

@@ -46,8 +46,8 @@ function splitPath(text: string, fail: (m: string) => never): string[] {
   return parts;
 }
 
-/** Applies overrides in order; all path errors are reported together. */
-export function applyOverrides(config: LoadedConfig, overrides: Override[]): void {
+/** Applies overrides in order; returns every path error. */
+export function applyOverrides(config: LoadedConfig, overrides: Override[]): Issue[] {
   const issues: Issue[] = [];
   for (const o of overrides) {
     const problem = applyOne(config.value, o);
@@ -55,7 +55,7 @@ export function applyOverrides(config: LoadedConfig, overrides: Override[]): voi
     if (problem) issues.push({ pos: overridePosition(o.text), path: dotted, message: problem });
     else markSources(config, dotted, o);
   }
-  if (issues.length) throw new ConfigError(issues);
+  return issues;
 }
 
 function applyOne(root: Record<string, unknown>, o: Override): string | undefined {

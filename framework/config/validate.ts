@@ -5,18 +5,17 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { didYouMean } from '../suggest.js';
 import type { Registry } from '../registry/registry.js';
-import { ConfigError, joinPath, type Issue } from './issues.js';
+import { joinPath, type Issue } from './issues.js';
 import type { LoadedConfig } from './load.js';
 import { buildSchema, type JsonSchema } from './schema.js';
 import type { Sources } from './yaml-source.js';
 
-/** Validates in place, filling defaults; throws a ConfigError listing every problem. */
-export function validateExperiment(config: LoadedConfig, registry: Registry): void {
+/** Validates in place, filling defaults; returns every problem. */
+export function validateExperiment(config: LoadedConfig, registry: Registry): Issue[] {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   const check = ajv.compile(buildSchema(registry));
-  if (check(config.value)) return;
-  const issues = uniqueIssues((check.errors ?? []).flatMap((e) => toIssue(e, config.sources, config.value)));
-  if (issues.length) throw new ConfigError(issues);
+  if (check(config.value)) return [];
+  return uniqueIssues((check.errors ?? []).flatMap((e) => toIssue(e, config.sources, config.value)));
 }
 
 function toIssue(error: ErrorObject, sources: Sources, root: unknown): Issue[] {

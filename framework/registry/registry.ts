@@ -76,5 +76,8 @@ export class Registry {
 /**
  * The one registry of the process. Decorators fill it when a component module is imported
  * (components/index.ts imports all built-ins; `imports:` and `--import` load user modules).
+ * It lives on globalThis because a user module loaded through tsx may get its own copy of
+ * this file (CommonJS next to our ES modules); both copies must fill the same registry.
  */
-export const registry = new Registry();
+const REGISTRY_KEY = Symbol.for('xp.registry');
+export const registry: Registry = ((globalThis as Record<symbol, Registry>)[REGISTRY_KEY] ??= new Registry());

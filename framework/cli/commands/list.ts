@@ -1,0 +1,68 @@
+/** `xp list [KIND]`: every registered component with its parameters, straight from the registry. */
+import { KINDS, registry, type Kind, type Registration } from '../../registry/index.js';
+import { XpError } from '../../errors.js';
+import { didYouMean } from '../../suggest.js';
+import { loadComponentModules } from '../../plugins/load.js';
+import path from 'node:path';
+
+interface ParamSchema {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  enum?: unknown[];
+  $ref?: string;
+  items?: ParamSchema;
+  additionalProperties?: ParamSchema;
+}
+
+export async function list(kind: string | undefined, opts: { import?: string[] }): Promise<void> {
+  await import('../../../components/index.js');
+  await loadComponentModules((opts.import ?? []).map((p) => path.resolve(p)));
+  if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) {
+    throw new XpError(`unknown kind '${kind}'${didYouMean(kind, KINDS)} (kinds: ${KINDS.join(', ')})`);
+  }
+  const kinds = kind ? [kind as Kind] : KINDS.filter((k) => registry.names(k).length);
+  console.log(kinds.map((k) => describeKind(k)).join('\n\n'));
+}
+
+function describeKind(kind: Kind): string {
+  const lines = [`${kind}s:`];
+  for (const reg of registry.list(kind)) lines.push(...describeComponent(reg));
+  return lines.join('\n');
+}
+
+function describeComponent(reg: Registration): string[] {
+  const lines = [`  ${reg.name} — ${reg.description}`];
+  const properties = (reg.params.properties ?? {}) as Record<string, ParamSchema>;
+  const required = new Set((reg.params.required as string[] | undefined) ?? []);
+  for (const [name, schema] of Object.entries(properties)) {
+    const facts = [typeOf(schema), bounds(schema), required.has(name) ? 'required' : defaultOf(schema)].filter(Boolean);
+    lines.push(`      ${name} (${facts.join(', ')})${schema.description ? `: ${schema.description}` : ''}`);
+  }
+  return lines;
+}
+
+function typeOf(schema: ParamSchema): string {
+  if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join('|');
+  if (schema.$ref) return schema.$ref.replace('#/$defs/', '');
+  if (schema.type === 'array' && schema.items) return `list of ${typeOf(schema.items)}`;
+  if (schema.type === 'object' && schema.additionalProperties) return `map of ${typeOf(schema.additionalProperties)}`;
+  return schema.type ?? 'any';
+}
+
+function bounds(schema: ParamSchema): string {
+  const parts: string[] = [];
+  if (schema.minimum !== undefined) parts.push(`>= ${schema.minimum}`);
+  if (schema.exclusiveMinimum !== undefined) parts.push(`> ${schema.exclusiveMinimum}`);
+  if (schema.maximum !== undefined) parts.push(`<= ${schema.maximum}`);
+  if (schema.exclusiveMaximum !== undefined) parts.push(`< ${schema.exclusiveMaximum}`);
+  return parts.join(' and ');
+}
+
+function defaultOf(schema: ParamSchema): string {
+  return schema.default === undefined ? 'optional' : `default ${JSON.stringify(schema.default)}`;
+}

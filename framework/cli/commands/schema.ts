@@ -1,0 +1,22 @@
+/** `xp schema --write | --check`: schema.json is generated from the registry and must not go stale. */
+import fs from 'node:fs';
+import { writeFileAtomic } from '../../fsutil.js';
+import { XpError } from '../../errors.js';
+import { schemaPath } from '../../paths.js';
+import { registry } from '../../registry/index.js';
+import { schemaText } from '../../config/schema.js';
+
+export async function schema(opts: { write?: boolean; check?: boolean }): Promise<void> {
+  await import('../../../components/index.js');
+  const text = schemaText(registry);
+  if (opts.write) {
+    writeFileAtomic(schemaPath, text);
+    console.log(`wrote ${schemaPath}`);
+  } else if (opts.check) {
+    const current = fs.existsSync(schemaPath) ? fs.readFileSync(schemaPath, 'utf8') : '';
+    if (current !== text) throw new XpError(`${schemaPath} is stale: run 'xp schema --write' and commit it`);
+    console.log(`${schemaPath} is up to date`);
+  } else {
+    process.stdout.write(text);
+  }
+}
