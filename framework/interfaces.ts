@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ComponentConfig } from './registry/params.js';
 import type { ParamStore } from './nn/param-store.js';
 import type { Rng } from './rng.js';
+import type { BatchSource } from './data/batches.js';
 
 /** Per-example shape, NHWC without N: [height, width, channels]. */
 export type Shape3 = [number, number, number];
@@ -80,4 +81,94 @@ export interface Sampler {
   sample(model: Denoiser, n: number, shape: Shape3, rng: Rng, options?: SampleOptions): tf.Tensor4D;
   /** Number of model evaluations one sample costs. */
   readonly evaluations: number;
+}
+
+/** A training set: images as batches of normalized floats. */
+export interface Dataset {
+  readonly imageShape: Shape3;
+  readonly size: number;
+  /** A fresh iterator over epochs of batches; `rng` drives the shuffle. */
+  batches(rng: Rng): BatchSource;
+}
+
+/** Makes the tfjs optimizer for a run. */
+export interface OptimizerFactory {
+  create(): tf.Optimizer;
+}
+
+/** Where a run's records go: TensorBoard events, sample images, text. */
+export interface Recorder {
+  scalar(tag: string, value: number, step: number): void;
+  /** A grayscale image (a sample grid), `pixels` row-major. */
+  image(tag: string, pixels: Uint8Array, width: number, height: number, step: number): void;
+  text(tag: string, markdown: string, step: number): void;
+}
+
+/** What callbacks see of the run in progress. */
+export interface TrainingContext {
+  readonly model: Denoiser;
+  readonly schedule: NoiseSchedule;
+  readonly sampler: Sampler;
+  readonly imageShape: Shape3;
+  /** Optimizer steps done so far. */
+  readonly step: number;
+  /** The current epoch, from 0. */
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+  /** The run's last step (the step budget or epochs × steps per epoch). */
+  readonly totalSteps: number;
+  readonly record: Recorder;
+  readonly weights: WeightSets;
+  /** The run's seed, for callbacks that need their own fixed random streams. */
+  readonly seed: number;
+}
+
+/** Named alternatives to the model's live weights (the EMA's, say) that can be swapped in. */
+export interface WeightSets {
+  register(name: string, weights: Map<string, tf.Tensor>): void;
+  names(): string[];
+  /** Runs `fn` with the named set loaded into the model, then restores the live weights. */
+  use<T>(name: string, fn: () => T): T;
+}
+
+/** The batch of the step just taken, alive until the hooks return. */
+export interface StepBatch {
+  x0: tf.Tensor4D;
+  xt: tf.Tensor4D;
+  t: tf.Tensor1D;
+  noise: tf.Tensor4D;
+  loss: number;
+}
+
+/** Lifecycle hooks, in the order they fire. State is what a checkpoint keeps of the callback. */
+export interface Callback {
+  onRunBegin?(ctx: TrainingContext): void | Promise<void>;
+  onEpochBegin?(ctx: TrainingContext): void | Promise<void>;
+  onStepEnd?(ctx: TrainingContext, batch: StepBatch): void | Promise<void>;
+  onEpochEnd?(ctx: TrainingContext): void | Promise<void>;
+  onRunEnd?(ctx: TrainingContext): void | Promise<void>;
+  state?(): unknown;
+  restore?(state: unknown): void;
+  dispose?(): void;
+}
+
+/** What a trainer gets from the run it works for. */
+export interface RunHandle {
+  readonly record: Recorder;
+  /** True once SIGINT/SIGTERM asked the run to stop: finish the step, then return. */
+  stopRequested(): boolean;
+  /** A line for the console that the progress bar must not tear. */
+  log(line: string): void;
+}
+
+export interface FitResult {
+  status: 'completed' | 'interrupted';
+  steps: number;
+  epochs: number;
+  lastLoss?: number;
+}
+
+export interface Trainer {
+  fit(run: RunHandle): Promise<FitResult>;
 }

@@ -32,6 +32,12 @@ export function buildProgram(): Command {
   configOptions(program.command('config <file>').description('print the resolved experiment (extends, overrides, defaults)'))
     .action(async (file, opts) => (await import('./commands/config.js')).printConfig(file, opts));
 
+  configOptions(program.command('run <file>').description('train an experiment; records go to runs/<experiment>/<timestamp>/'))
+    .addOption(backendOption())
+    .option('--name <name>', 'suffix of the run folder name')
+    .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
+    .action(async (file, opts) => (await import('./commands/run.js')).run(file, opts));
+
   program
     .command('list [kind]')
     .description('list registered components with their parameters, defaults and descriptions')

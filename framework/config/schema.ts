@@ -88,7 +88,12 @@ function dispatchDefinition(registry: Registry, kind: Kind): JsonSchema {
     type: 'object',
     description: `A ${kind}: 'type' names a registered ${kind}, the other keys are its parameters.`,
     required: ['type'],
-    properties: { type: { enum: names, description: `Registered ${kind}: ${names.join(', ')}` } },
+    // An empty enum is not valid JSON Schema: with nothing registered, no type is accepted.
+    properties: {
+      type: names.length
+        ? { title: `${kind} type`, enum: names, description: `Registered ${kind}: ${names.join(', ')}` }
+        : { not: {} },
+    },
     allOf: names.map((name) => ({
       if: { properties: { type: { const: name } } },
       then: { $ref: `#/$defs/${componentDefinitionName(kind, name)}` },

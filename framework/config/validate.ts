@@ -12,7 +12,7 @@ import type { Sources } from './yaml-source.js';
 
 /** Validates in place, filling defaults; returns every problem. */
 export function validateExperiment(config: LoadedConfig, registry: Registry): Issue[] {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   const check = ajv.compile(buildSchema(registry));
   if (check(config.value)) return [];
   return uniqueIssues((check.errors ?? []).flatMap((e) => toIssue(e, config.sources, config.value)));
@@ -39,8 +39,8 @@ function toIssue(error: ErrorObject, sources: Sources, root: unknown): Issue[] {
     }
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
-      const kind = /\$defs\/([a-z]+)\/properties\/type\/enum$/.exec(error.schemaPath)?.[1];
-      const what = kind ? `unknown ${kind} type` : 'unknown value';
+      const title = error.parentSchema?.title as string | undefined;
+      const what = `unknown ${title ?? 'value'}`;
       return [
         issue(sources, at, at, `${what} ${JSON.stringify(value)}${didYouMean(String(value), allowed)} (expected one of: ${allowed.join(', ')})`),
       ];

@@ -17,3 +17,8 @@ export interface ComponentConfig {
 export function componentRef(kind: Kind, options: { description: string }): TSchema & { static: ComponentConfig } {
   return Type.Unsafe<ComponentConfig>({ $ref: `#/$defs/${kind}`, ...options });
 }
+
+/** A string parameter with a fixed set of values (a plain `enum`, which gives clear errors). */
+export function stringEnum<const T extends readonly string[]>(values: T, options: { description: string; default?: T[number] }) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}

@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs';
+import { inject } from 'inversify';
+import { callback, Type, type Static } from '../../framework/registry/index.js';
+import { TOKENS } from '../../framework/container/tokens.js';
+import type { Callback, StepBatch, TrainingContext } from '../../framework/interfaces.js';
+import { EmaWeights } from '../../framework/training/ema-weights.js';
+
+const Params = Type.Object(
+  {
+    beta: Type.Number({
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.992,
+      description: 'Weight of the old average: w_ema = beta*w_ema + (1-beta)*w (the paper: 0.992)',
+    }),
+    warmup_steps: Type.Integer({
+      minimum: 0,
+      default: 1000,
+      description: 'Steps during which the EMA weights are a plain copy of the model (the paper: 1000)',
+    }),
+    weights: Type.String({ default: 'ema', description: 'Name under which samplers and evaluations find these weights' }),
+    loss_tag: Type.String({
+      default: 'Training/EMA_MSE',
+      description: "Tag of the EMA model's loss on each training batch; empty to skip that extra forward pass",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** Lifecycle of the EMA (when to copy, update, log); the averaging itself is EmaWeights. */
+@callback('ema', { description: 'Exponential moving average of the model weights, with warm-up', params: Params })
+export class Ema implements Callback {
+  /** Before anything that samples with the EMA weights (lower runs first). */
+  readonly priority = 10;
+  private ema?: EmaWeights;
+  private readonly tensorsToRestore = new Map<string, tf.Tensor>();
+
+  constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {}
+
+  onRunBegin(ctx: TrainingContext): void {
+    this.ema = new EmaWeights(ctx.model.variables());
+    for (const [name, value] of this.tensorsToRestore) this.ema.shadow.get(name)?.assign(value);
+    tf.dispose([...this.tensorsToRestore.values()]);
+    this.tensorsToRestore.clear();
+    ctx.weights.register(this.params.weights, this.ema.shadow);
+  }
+
+  onStepEnd(ctx: TrainingContext, batch: StepBatch): void {
+    const ema = this.ema!;
+    const live = ctx.model.variables();
+    if (ctx.step <= this.params.warmup_steps) ema.copyFrom(live);
+    else ema.update(live, this.params.beta);
+    if (this.params.loss_tag) ctx.record.scalar(this.params.loss_tag, this.emaLoss(ctx, batch), ctx.step);
+  }
+
+  private emaLoss(ctx: TrainingContext, batch: StepBatch): number {
+    const loss = ctx.weights.use(this.params.weights, () =>
+      tf.tidy(() => tf.losses.meanSquaredError(batch.noise, ctx.model.predict(batch.xt, batch.t))),
+    );
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  }
+
+  /** The shadow weights, for checkpoints. */
+  tensors(): Map<string, tf.Tensor> {
+    return this.ema?.shadow ?? new Map();
+  }
+
+  /** Loads shadow weights from a checkpoint, before or after the run begins. */
+  restoreTensors(tensors: Map<string, tf.Tensor>): void {
+    if (this.ema) for (const [name, value] of tensors) this.ema.shadow.get(name)?.assign(value);
+    else for (const [name, value] of tensors) this.tensorsToRestore.set(name, tf.clone(value));
+  }
+
+  dispose(): void {
+    this.ema?.dispose();
+  }
+}

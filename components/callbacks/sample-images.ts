@@ -1,0 +1,58 @@
+import { inject } from 'inversify';
+import { callback, Type, type Static } from '../../framework/registry/index.js';
+import { TOKENS } from '../../framework/container/tokens.js';
+import type { Callback, TrainingContext } from '../../framework/interfaces.js';
+import { imageGrid } from '../../framework/records/png.js';
+import { samplesToBytes } from '../../framework/records/samples.js';
+import { Rng } from '../../framework/rng.js';
+
+const Params = Type.Object(
+  {
+    n: Type.Integer({ minimum: 1, default: 5, description: 'Images per grid (the paper: 5)' }),
+    every_epochs: Type.Integer({ minimum: 0, default: 5, description: 'Render after every N-th epoch and the last; 0: never' }),
+    every_steps: Type.Integer({ minimum: 0, default: 0, description: 'Also render every N steps; 0: never' }),
+    weights: Type.String({ default: 'model', description: "Weights to sample with: 'model', or a set such as 'ema'" }),
+    tag: Type.String({ default: 'Training/ImagesOverTime', description: 'TensorBoard image tag' }),
+    columns: Type.Optional(Type.Integer({ minimum: 1, description: 'Images per grid row (default: near-square)' })),
+    seed: Type.Integer({ minimum: 0, default: 0, description: 'Seed of the starting noise: the same every time, so grids compare' }),
+  },
+  { additionalProperties: false },
+);
+
+/** Renders a grid of samples every N epochs or steps with fixed starting noise. */
+@callback('sample-images', { description: 'Sample a grid of images during training', params: Params })
+export class SampleImages implements Callback {
+  readonly priority = 50;
+  private lastRenderedStep = -1;
+
+  constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {}
+
+  onStepEnd(ctx: TrainingContext): void {
+    const every = this.params.every_steps;
+    if (every > 0 && ctx.step % every === 0) this.render(ctx);
+  }
+
+  onEpochEnd(ctx: TrainingContext): void {
+    const every = this.params.every_epochs;
+    const epochsDone = ctx.epoch + 1;
+    const last = ctx.step >= ctx.totalSteps;
+    if (every > 0 && (epochsDone % every === 0 || last)) this.render(ctx);
+  }
+
+  onRunEnd(ctx: TrainingContext): void {
+    if (this.params.every_epochs > 0 || this.params.every_steps > 0) this.render(ctx);
+  }
+
+  private render(ctx: TrainingContext): void {
+    if (ctx.step === this.lastRenderedStep) return;
+    this.lastRenderedStep = ctx.step;
+    const { n, columns } = this.params;
+    const [h, w] = ctx.imageShape;
+    const samples = ctx.weights.use(this.params.weights, () =>
+      ctx.sampler.sample(ctx.model, n, ctx.imageShape, new Rng(this.params.seed)),
+    );
+    const pixels = samplesToBytes(samples);
+    const grid = imageGrid(pixels, n, h, w, { columns });
+    ctx.record.image(this.params.tag, grid.pixels, grid.width, grid.height, ctx.step);
+  }
+}

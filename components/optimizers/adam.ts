@@ -1,0 +1,25 @@
+import * as tf from '@tensorflow/tfjs';
+import { inject } from 'inversify';
+import { optimizer, Type, type Static } from '../../framework/registry/index.js';
+import { TOKENS } from '../../framework/container/tokens.js';
+import type { OptimizerFactory } from '../../framework/interfaces.js';
+
+const Params = Type.Object(
+  {
+    lr: Type.Number({ exclusiveMinimum: 0, default: 2e-4, description: 'Learning rate' }),
+    beta1: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'Decay of the first-moment average' }),
+    beta2: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.999, description: 'Decay of the second-moment average' }),
+    epsilon: Type.Number({ exclusiveMinimum: 0, default: 1e-8, description: 'Added to the denominator for stability' }),
+  },
+  { additionalProperties: false },
+);
+
+@optimizer('adam', { description: 'Adam (Kingma & Ba 2014), as torch.optim.Adam', params: Params })
+export class Adam implements OptimizerFactory {
+  constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {}
+
+  create(): tf.Optimizer {
+    const { lr, beta1, beta2, epsilon } = this.params;
+    return tf.train.adam(lr, beta1, beta2, epsilon);
+  }
+}

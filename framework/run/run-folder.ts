@@ -1,0 +1,87 @@
+/**
+ * A run's folder: runs/<experiment>/<timestamp>[-name]/ with the resolved config.yaml,
+ * run.json (status, backend, versions, git commit, seed, times, steps, last loss), the
+ * TensorBoard event files, samples/ and checkpoints/. Every file is written atomically.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { stringify } from 'yaml';
+import { writeFileAtomic } from '../fsutil.js';
+import { packageRoot } from '../paths.js';
+import type { ConfigMap } from '../config/load.js';
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
+
+export interface RunInfo {
+  experiment: string;
+  status: RunStatus;
+  backend: string;
+  versions: { xp: string; tfjs: string; node: string };
+  gitCommit?: string;
+  seed: number;
+  startedAt: string;
+  endedAt?: string;
+  steps: number;
+  lastLoss?: number;
+  error?: string;
+}
+
+export class RunFolder {
+  private constructor(
+    readonly dir: string,
+    private info: RunInfo,
+  ) {}
+
+  static create(runsRoot: string, config: ConfigMap, info: Omit<RunInfo, 'experiment' | 'status' | 'startedAt' | 'steps'>, name?: string): RunFolder {
+    const experiment = String(config.name);
+    const stamp = timestamp(new Date());
+    const dir = uniqueDir(path.join(runsRoot, experiment, name ? `${stamp}-${name}` : stamp));
+    fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+    writeFileAtomic(path.join(dir, 'config.yaml'), stringify(config));
+    const folder = new RunFolder(dir, { ...info, experiment, status: 'running', startedAt: new Date().toISOString(), steps: 0 });
+    folder.save();
+    return folder;
+  }
+
+  get samplesDir(): string {
+    return path.join(this.dir, 'samples');
+  }
+
+  get checkpointsDir(): string {
+    return path.join(this.dir, 'checkpoints');
+  }
+
+  update(changes: Partial<RunInfo>): void {
+    this.info = { ...this.info, ...changes };
+    this.save();
+  }
+
+  private save(): void {
+    writeFileAtomic(path.join(this.dir, 'run.json'), `${JSON.stringify(this.info, null, 2)}\n`);
+  }
+}
+
+function timestamp(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+}
+
+/** Two runs started in the same second get -2, -3, ... rather than sharing a folder. */
+function uniqueDir(dir: string): string {
+  let candidate = dir;
+  for (let i = 2; fs.existsSync(candidate); i++) candidate = `${dir}-${i}`;
+  return candidate;
+}
+
+/** The commit xp runs from, where it is a git checkout. */
+export function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return undefined;
+  }
+}

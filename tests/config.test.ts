@@ -1,0 +1,154 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveExperiment } from '../framework/config/resolve.js';
+import { ConfigError, formatIssue, type Issue } from '../framework/config/issues.js';
+import '../components/index.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-config-'));
+
+function write(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+async function issuesOf(file: string, overrides: string[] = []): Promise<Issue[]> {
+  try {
+    await resolveExperiment(file, { overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  assert.unreachable('expected a ConfigError');
+  return [];
+}
+
+const base = write(
+  'base.yaml',
+  `name: base
+seed: 3
+dataset: { type: mnist, batch_size: 32, limit: 64 }
+model:
+  type: UNet
+  stages:
+    start: [{ type: DoubleConv, out: 8 }]
+schedule: { type: linear, steps: 20 }
+optimizer: { type: adam, lr: 0.001 }
+sampler: { type: ddpm }
+trainer: { type: diffusion, epochs: 2 }
+callbacks:
+  samples: { type: sample-images, n: 4 }
+`,
+);
+
+test('a file with three different mistakes reports all three with file:line:column', async () => {
+  const file = write(
+    'three.yaml',
+    `extends: base.yaml
+optimizer: { type: adam, lr: -1 }
+trainer: { type: diffusion, epochs: "many" }
+callbacks:
+  ema: { type: ema, bta: 0.99 }
+`,
+  );
+  const issues = await issuesOf(file);
+  assert.is(issues.length, 3, issues.map(formatIssue).join('\n'));
+  const [lr, epochs, bta] = issues;
+  assert.equal([lr.pos?.line, lr.path], [2, 'optimizer.lr']);
+  assert.match(lr.message, /> 0/);
+  assert.equal([epochs.pos?.line, epochs.path], [3, 'trainer.epochs']);
+  assert.match(epochs.message, /integer/);
+  assert.equal([bta.pos?.file, bta.pos?.line, bta.pos?.col, bta.path], [file, 5, 21, 'callbacks.ema.bta']);
+  assert.match(bta.message, /did you mean 'beta'/);
+  assert.match(formatIssue(bta), new RegExp(`^${file}:5:21: callbacks.ema.bta: unknown key`));
+});
+
+test('unknown component types suggest the nearest registered name', async () => {
+  const file = write('typo.yaml', `extends: base.yaml\ncallbacks:\n  ema: { type: emma }\n`);
+  const [issue] = await issuesOf(file);
+  assert.is(issue.path, 'callbacks.ema.type');
+  assert.match(issue.message, /unknown callback type "emma"; did you mean 'ema'\?/);
+  assert.is(issue.pos?.line, 3);
+});
+
+test('malformed YAML is reported with its position', async () => {
+  const file = write('broken.yaml', `seed: 1\nmodel: { type: UNet\n`);
+  const issues = await issuesOf(file);
+  assert.ok(issues.length >= 1);
+  assert.match(issues[0].message, /malformed YAML/);
+  assert.is(issues[0].pos?.file, file);
+  assert.ok((issues[0].pos?.line ?? 0) >= 2);
+});
+
+test('extends: maps merge deeply, lists replace, a changed type replaces the component, name is not inherited', async () => {
+  const file = write(
+    'child.yaml',
+    `extends: base.yaml
+dataset: { batch_size: 16 }
+model:
+  stages:
+    start: [{ type: DoubleConv, out: 4 }, { type: DoubleConv, out: 6 }]
+sampler: { type: ddim, steps: 5 }
+`,
+  );
+  const { value } = await resolveExperiment(file);
+  assert.is(value.name, 'child');
+  assert.equal(value.dataset, {
+    type: 'mnist', batch_size: 16, limit: 64, split: 'train', shuffle: false, normalize: 'standardize', drop_last: false,
+  });
+  const stages = (value.model as { stages: Record<string, unknown[]> }).stages;
+  assert.equal(stages.start, [{ type: 'DoubleConv', out: 4, residual: false }, { type: 'DoubleConv', out: 6, residual: false }]);
+  assert.equal((value.sampler as Record<string, unknown>).type, 'ddim');
+  assert.is((value.sampler as Record<string, unknown>).steps, 5);
+  assert.is(value.seed, 3);
+});
+
+test('extends cycles and missing parents are errors at the extends line', async () => {
+  write('a.yaml', 'extends: b.yaml\n');
+  write('b.yaml', 'seed: 1\nextends: a.yaml\n');
+  const [cycle] = await issuesOf(path.join(dir, 'a.yaml'));
+  assert.match(cycle.message, /extends cycle: a\.yaml -> b\.yaml -> a\.yaml/);
+  assert.equal([cycle.pos?.file, cycle.pos?.line], [path.join(dir, 'b.yaml'), 2]);
+  const missing = write('missing.yaml', 'seed: 1\nextends: nowhere.yaml\n');
+  const [issue] = await issuesOf(missing);
+  assert.match(issue.message, /cannot extend 'nowhere\.yaml': no such file/);
+  assert.is(issue.pos?.line, 2);
+});
+
+test('overrides: values parse as YAML, + adds, ~ deletes, and a bad path suggests the nearest key', async () => {
+  const { value } = await resolveExperiment(base, {
+    overrides: ['optimizer.lr=1e-4', '+callbacks.ema.type=ema', 'callbacks.ema.beta=0.9', '~callbacks.samples', 'trainer.max_steps=3'],
+  });
+  assert.is((value.optimizer as Record<string, unknown>).lr, 1e-4);
+  assert.equal(Object.keys(value.callbacks as object), ['ema']);
+  assert.is((value.callbacks as Record<string, Record<string, unknown>>).ema.beta, 0.9);
+  assert.is((value.trainer as Record<string, unknown>).max_steps, 3);
+
+  const issues = await issuesOf(base, ['callbacks.smaples.n=3', 'trainer.max_steps=-1']);
+  assert.is(issues.length, 2);
+  const bad = issues.find((i) => i.path === 'callbacks.smaples.n')!;
+  assert.match(bad.message, /'callbacks' has no 'smaples'; did you mean 'samples'\?/);
+  assert.is(bad.pos?.file, '--set callbacks.smaples.n=3');
+  const range = issues.find((i) => i.path === 'trainer.max_steps')!;
+  assert.is(range.pos?.file, '--set trainer.max_steps=-1');
+  assert.match(range.message, />= 1/);
+});
+
+test('an EMA beta outside (0, 1) is out of range', async () => {
+  const issues = await issuesOf(base, ['+callbacks.ema.type=ema', 'callbacks.ema.beta=1.5']);
+  assert.is(issues.length, 1);
+  assert.is(issues[0].path, 'callbacks.ema.beta');
+  assert.match(issues[0].message, /< 1/);
+});
+
+test('missing required sections are named', async () => {
+  const file = write('empty.yaml', 'seed: 1\n');
+  const paths = (await issuesOf(file)).map((i) => i.path).sort();
+  assert.equal(paths, ['dataset', 'model', 'optimizer', 'trainer']);
+});
+
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+test.run();
