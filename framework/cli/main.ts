@@ -38,6 +38,9 @@ export function buildProgram(): Command {
     .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
     .action(async (file, opts) => (await import('./commands/run.js')).run(file, opts));
 
+  configOptions(program.command('summary <file>').description("print the model's stages: output shapes, parameters, FLOPs"))
+    .action(async (file, opts) => (await import('./commands/summary.js')).summary(file, opts));
+
   program
     .command('list [kind]')
     .description('list registered components with their parameters, defaults and descriptions')
