@@ -160,6 +160,8 @@ export interface RunHandle {
   stopRequested(): boolean;
   /** A line for the console that the progress bar must not tear. */
   log(line: string): void;
+  /** No progress bar or epoch lines on the console (tests, workers). */
+  quiet?: boolean;
 }
 
 export interface FitResult {

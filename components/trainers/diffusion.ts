@@ -78,9 +78,9 @@ export class DiffusionTrainer implements Trainer {
       weights: new ModelWeightSets(variables),
       seed: this.seed,
     } satisfies TrainingContext;
-    const progress = new Progress(totalSteps, ctx.step);
+    const progress = run.quiet ? undefined : new Progress(totalSteps, ctx.step);
     const log = (line: string) => {
-      progress.log(line);
+      progress?.log(line);
       run.log(line);
     };
     let lastLoss: number | undefined;
@@ -111,7 +111,7 @@ export class DiffusionTrainer implements Trainer {
         epochLossSum += loss * batch.size;
         epochImages += batch.size;
         const seconds = (performance.now() - epochStart) / 1000;
-        progress.update({ ...ctx, loss, imagesPerSecond: epochImages / seconds });
+        progress?.update({ ...ctx, loss, imagesPerSecond: epochImages / seconds });
         if (batch.index === stepsPerEpoch - 1 || ctx.step === totalSteps) {
           await hooks.fire('onEpochEnd', ctx);
           log(
@@ -122,7 +122,7 @@ export class DiffusionTrainer implements Trainer {
       }
       await hooks.fire('onRunEnd', ctx);
     } finally {
-      progress.stop();
+      progress?.stop();
       forward.dispose();
       optimizer.dispose();
       hooks.dispose();

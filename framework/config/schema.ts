@@ -5,6 +5,7 @@
  */
 import { KINDS, type Kind, type Registry } from '../registry/registry.js';
 import { BACKENDS } from '../backend.js';
+import { requiredParams } from '../registry/params.js';
 
 /** Top-level sections holding one component, and the kind each names. */
 export const COMPONENT_SECTIONS = {
@@ -35,7 +36,7 @@ export function buildSchema(registry: Registry): JsonSchema {
         type: 'object',
         description: reg.description,
         properties: { type: { const: reg.name, description: reg.description }, ...(params.properties as object) },
-        required: ['type', ...((params.required as string[]) ?? [])],
+        required: ['type', ...requiredParams(params)],
         additionalProperties: false,
       };
     }

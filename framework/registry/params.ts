@@ -22,3 +22,11 @@ export function componentRef(kind: Kind, options: { description: string }): TSch
 export function stringEnum<const T extends readonly string[]>(values: T, options: { description: string; default?: T[number] }) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
+
+/**
+ * The parameters a user must write: TypeBox lists every non-optional key as required, but a
+ * key with a default is filled in by validation, so editors and `xp list` must not demand it.
+ */
+export function requiredParams(params: { required?: string[]; properties?: Record<string, { default?: unknown }> }): string[] {
+  return (params.required ?? []).filter((key) => params.properties?.[key]?.default === undefined);
+}

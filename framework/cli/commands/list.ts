@@ -1,5 +1,5 @@
 /** `xp list [KIND]`: every registered component with its parameters, straight from the registry. */
-import { KINDS, registry, type Kind, type Registration } from '../../registry/index.js';
+import { KINDS, registry, requiredParams, type Kind, type Registration } from '../../registry/index.js';
 import { XpError } from '../../errors.js';
 import { didYouMean } from '../../suggest.js';
 import { loadComponentModules } from '../../plugins/load.js';
@@ -38,7 +38,7 @@ function describeKind(kind: Kind): string {
 function describeComponent(reg: Registration): string[] {
   const lines = [`  ${reg.name} — ${reg.description}`];
   const properties = (reg.params.properties ?? {}) as Record<string, ParamSchema>;
-  const required = new Set((reg.params.required as string[] | undefined) ?? []);
+  const required = new Set(requiredParams(reg.params as Parameters<typeof requiredParams>[0]));
   for (const [name, schema] of Object.entries(properties)) {
     const facts = [typeOf(schema), bounds(schema), required.has(name) ? 'required' : defaultOf(schema)].filter(Boolean);
     lines.push(`      ${name} (${facts.join(', ')})${schema.description ? `: ${schema.description}` : ''}`);

@@ -1,0 +1,132 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { backendReady } from './setup.js';
+import { resolveExperiment } from '../framework/config/resolve.js';
+import { assemble, instantiate } from '../framework/container/assembly.js';
+import { TOKENS } from '../framework/container/tokens.js';
+import type { Callback, Recorder, Trainer, TrainingContext } from '../framework/interfaces.js';
+import { EmaWeights } from '../framework/training/ema-weights.js';
+import { ModelWeightSets } from '../framework/training/weight-sets.js';
+import { Container } from 'inversify';
+import '../components/index.js';
+
+/** Records scalars and, at each loss record, the live tensor count. */
+class MemoryRecorder implements Recorder {
+  readonly scalars = new Map<string, number[]>();
+  readonly tensorCounts: number[] = [];
+  readonly images: string[] = [];
+  scalar(tag: string, value: number): void {
+    if (tag === 'Training/MSE') this.tensorCounts.push(tf.memory().numTensors);
+    this.scalars.set(tag, [...(this.scalars.get(tag) ?? []), value]);
+  }
+  image(tag: string, _pixels: Uint8Array, _w: number, _h: number, step: number): void {
+    this.images.push(`${tag}@${step}`);
+  }
+  text(): void {}
+}
+
+const tinyOverrides = (steps: number, extra: string[] = []) => [
+  'dataset.limit=16',
+  'dataset.batch_size=16',
+  'dataset.normalize=minus-one-one',
+  'model.time_dim=16',
+  'model.stages={start: [{type: DoubleConv, out: 8}], down1: [{type: Down, out: 16}, {type: SelfAttention, heads: 2}], up1: [{type: Up, out: 8}]}',
+  'schedule.steps=100',
+  'optimizer.lr=0.003',
+  'sampler={type: ddim, steps: 4}',
+  `trainer.epochs=${steps}`,
+  '~callbacks.samples',
+  ...extra,
+];
+
+async function train(overrides: string[]): Promise<MemoryRecorder> {
+  await backendReady;
+  const config = await resolveExperiment('experiments/mnist-standard.yaml', { overrides });
+  const container = assemble(config.value);
+  const trainer = container.get(TOKENS.Trainer) as Trainer;
+  const record = new MemoryRecorder();
+  const result = await trainer.fit({ record, stopRequested: () => false, log: () => {}, quiet: true });
+  assert.is(result.status, 'completed');
+  (container.get(TOKENS.Model) as { dispose(): void }).dispose();
+  return record;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+test('a small model overfits one fixed batch: the loss falls by half', async () => {
+  const record = await train(tinyOverrides(60));
+  const losses = record.scalars.get('Training/MSE')!;
+  assert.is(losses.length, 60);
+  const first = mean(losses.slice(0, 5));
+  const last = mean(losses.slice(-10));
+  assert.ok(last < first / 2, `loss went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+});
+
+test('the tensor count stays flat across 20 training steps, with EMA and sampling callbacks', async () => {
+  const record = await train(
+    tinyOverrides(20, [
+      '+callbacks.ema.type=ema',
+      'callbacks.ema.warmup_steps=5',
+      '+callbacks.grid.type=sample-images',
+      'callbacks.grid.every_steps=5',
+      'callbacks.grid.every_epochs=0',
+      'callbacks.grid.n=2',
+      'callbacks.grid.weights=ema',
+    ]),
+  );
+  const counts = record.tensorCounts;
+  assert.is(counts.length, 20);
+  assert.ok(counts.slice(2).every((c) => c === counts[2]), `tensor counts: ${counts.join(' ')}`);
+  assert.is(record.scalars.get('Training/EMA_MSE')?.length, 20);
+  assert.equal(record.images, ['Training/ImagesOverTime@5', 'Training/ImagesOverTime@10', 'Training/ImagesOverTime@15', 'Training/ImagesOverTime@20']);
+});
+
+test('the same seed gives the same losses; another seed does not', async () => {
+  const a = (await train(tinyOverrides(4))).scalars.get('Training/MSE');
+  const b = (await train(tinyOverrides(4))).scalars.get('Training/MSE');
+  const c = (await train(tinyOverrides(4, ['seed=7']))).scalars.get('Training/MSE');
+  assert.equal(a, b);
+  assert.not.equal(a, c);
+});
+
+test('EMA: a copy during warm-up, then w = beta*w_ema + (1-beta)*w', async () => {
+  await backendReady;
+  const live = new Map([['w', tf.variable(tf.tensor1d([1, 2]))]]);
+  const parent = new Container();
+  const ema = instantiate<Callback>(parent, 'callback', { type: 'ema', beta: 0.5, warmup_steps: 2, weights: 'ema', loss_tag: '' }, 'callbacks.ema');
+  const weights = new ModelWeightSets(live);
+  const ctx = { model: { variables: () => live }, weights, step: 0 } as unknown as TrainingContext & { step: number };
+  await ema.onRunBegin!(ctx);
+  const shadow = () => Array.from(weights.use('ema', () => live.get('w')!.dataSync()));
+  const stepTo = async (step: number, value: number[]) => {
+    live.get('w')!.assign(tf.tensor1d(value));
+    ctx.step = step;
+    await ema.onStepEnd!(ctx, undefined as never);
+  };
+  await stepTo(1, [3, 4]);
+  assert.equal(shadow(), [3, 4]); // warm-up: a copy
+  await stepTo(2, [5, 6]);
+  assert.equal(shadow(), [5, 6]);
+  await stepTo(3, [7, 10]);
+  assert.equal(shadow(), [6, 8]); // 0.5*[5,6] + 0.5*[7,10]
+  await stepTo(4, [0, 0]);
+  assert.equal(shadow(), [3, 4]);
+  assert.equal(Array.from(live.get('w')!.dataSync()), [0, 0], 'the live weights are back after use()');
+  ema.dispose!();
+  live.get('w')!.dispose();
+});
+
+test('EmaWeights.update allocates nothing that outlives the step', async () => {
+  await backendReady;
+  const live = new Map([['a', tf.variable(tf.ones([3, 3]))]]);
+  const ema = new EmaWeights(live);
+  ema.update(live, 0.9);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) ema.update(live, 0.9);
+  assert.is(tf.memory().numTensors, before);
+  ema.dispose();
+  live.get('a')!.dispose();
+});
+
+test.run();
