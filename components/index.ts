@@ -7,6 +7,7 @@ import './blocks/DoubleConv.js';
 import './blocks/Down.js';
 import './blocks/SelfAttention.js';
 import './blocks/Up.js';
+import './callbacks/checkpoint.js';
 import './callbacks/ema.js';
 import './callbacks/sample-images.js';
 import './datasets/mnist.js';

@@ -7,6 +7,7 @@ import type { ComponentConfig } from './registry/params.js';
 import type { ParamStore } from './nn/param-store.js';
 import type { Rng } from './rng.js';
 import type { BatchSource } from './data/batches.js';
+import type { CheckpointData } from './run/checkpoint.js';
 
 /** Per-example shape, NHWC without N: [height, width, channels]. */
 export type Shape3 = [number, number, number];
@@ -122,6 +123,8 @@ export interface TrainingContext {
   readonly weights: WeightSets;
   /** The run's seed, for callbacks that need their own fixed random streams. */
   readonly seed: number;
+  /** Writes a checkpoint of the whole training state now; undefined where the run keeps none. */
+  saveCheckpoint(retention?: CheckpointRetention): Promise<string | undefined>;
 }
 
 /** Named alternatives to the model's live weights (the EMA's, say) that can be swapped in. */
@@ -141,15 +144,27 @@ export interface StepBatch {
   loss: number;
 }
 
-/** Lifecycle hooks, in the order they fire. State is what a checkpoint keeps of the callback. */
+/** What a checkpoint keeps of a callback: plain JSON and named tensors. */
+export interface CallbackState {
+  json?: unknown;
+  tensors?: Map<string, tf.Tensor>;
+}
+
+/**
+ * Lifecycle hooks, in the order they fire (lower `priority` first; default 50). A callback
+ * with state to checkpoint names itself by `path` (its place in the experiment).
+ */
 export interface Callback {
+  readonly priority?: number;
+  readonly path?: string;
   onRunBegin?(ctx: TrainingContext): void | Promise<void>;
   onEpochBegin?(ctx: TrainingContext): void | Promise<void>;
   onStepEnd?(ctx: TrainingContext, batch: StepBatch): void | Promise<void>;
   onEpochEnd?(ctx: TrainingContext): void | Promise<void>;
   onRunEnd?(ctx: TrainingContext): void | Promise<void>;
-  state?(): unknown;
-  restore?(state: unknown): void;
+  state?(): CallbackState;
+  /** Called before onRunBegin when a run resumes. */
+  restore?(state: CallbackState): void;
   dispose?(): void;
 }
 
@@ -162,6 +177,21 @@ export interface RunHandle {
   log(line: string): void;
   /** No progress bar or epoch lines on the console (tests, workers). */
   quiet?: boolean;
+  /** Where checkpoints go; absent: the run keeps none. */
+  checkpoints?: CheckpointSink;
+  /** A checkpoint to continue from. */
+  resumeFrom?: CheckpointData;
+}
+
+/** Which older checkpoints survive a save: the newest `keepLast`, and those in `keep`. */
+export interface CheckpointRetention {
+  keepLast?: number;
+  keep?: string[];
+}
+
+export interface CheckpointSink {
+  /** Writes the checkpoint of `step`, then prunes older ones as asked; returns its folder. */
+  save(step: number, data: CheckpointData, retention?: CheckpointRetention): Promise<string>;
 }
 
 export interface FitResult {

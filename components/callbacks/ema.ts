@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { inject } from 'inversify';
 import { callback, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, StepBatch, TrainingContext } from '../../framework/interfaces.js';
+import type { Callback, CallbackState, StepBatch, TrainingContext } from '../../framework/interfaces.js';
 import { EmaWeights } from '../../framework/training/ema-weights.js';
 
 const Params = Type.Object(
@@ -35,7 +35,10 @@ export class Ema implements Callback {
   private ema?: EmaWeights;
   private readonly tensorsToRestore = new Map<string, tf.Tensor>();
 
-  constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {}
+  constructor(
+    @inject(TOKENS.Params) private readonly params: Static<typeof Params>,
+    @inject(TOKENS.Path) readonly path: string,
+  ) {}
 
   onRunBegin(ctx: TrainingContext): void {
     this.ema = new EmaWeights(ctx.model.variables());
@@ -63,14 +66,13 @@ export class Ema implements Callback {
   }
 
   /** The shadow weights, for checkpoints. */
-  tensors(): Map<string, tf.Tensor> {
-    return this.ema?.shadow ?? new Map();
+  state(): CallbackState {
+    return { tensors: this.ema?.shadow ?? new Map() };
   }
 
-  /** Loads shadow weights from a checkpoint, before or after the run begins. */
-  restoreTensors(tensors: Map<string, tf.Tensor>): void {
-    if (this.ema) for (const [name, value] of tensors) this.ema.shadow.get(name)?.assign(value);
-    else for (const [name, value] of tensors) this.tensorsToRestore.set(name, tf.clone(value));
+  /** Shadow weights from a checkpoint; they replace the copy made when the run begins. */
+  restore(state: CallbackState): void {
+    for (const [name, value] of state.tensors ?? []) this.tensorsToRestore.set(name, tf.clone(value));
   }
 
   dispose(): void {

@@ -9,7 +9,11 @@ import { Rng } from '../../framework/rng.js';
 const Params = Type.Object(
   {
     n: Type.Integer({ minimum: 1, default: 5, description: 'Images per grid (the paper: 5)' }),
-    every_epochs: Type.Integer({ minimum: 0, default: 5, description: 'Render after every N-th epoch and the last; 0: never' }),
+    every_epochs: Type.Integer({
+      minimum: 0,
+      default: 5,
+      description: 'Render after every N-th epoch and after the last complete one; 0: never',
+    }),
     every_steps: Type.Integer({ minimum: 0, default: 0, description: 'Also render every N steps; 0: never' }),
     weights: Type.String({ default: 'model', description: "Weights to sample with: 'model', or a set such as 'ema'" }),
     tag: Type.String({ default: 'Training/ImagesOverTime', description: 'TensorBoard image tag' }),
@@ -32,15 +36,12 @@ export class SampleImages implements Callback {
     if (every > 0 && ctx.step % every === 0) this.render(ctx);
   }
 
+  /** Every N-th epoch and the last one, if it completes (a step budget that ends mid-epoch renders nothing extra). */
   onEpochEnd(ctx: TrainingContext): void {
     const every = this.params.every_epochs;
-    const epochsDone = ctx.epoch + 1;
-    const last = ctx.step >= ctx.totalSteps;
-    if (every > 0 && (epochsDone % every === 0 || last)) this.render(ctx);
-  }
-
-  onRunEnd(ctx: TrainingContext): void {
-    if (this.params.every_epochs > 0 || this.params.every_steps > 0) this.render(ctx);
+    const epochComplete = ctx.step % ctx.stepsPerEpoch === 0;
+    const epochsDone = ctx.step / ctx.stepsPerEpoch;
+    if (every > 0 && epochComplete && (epochsDone % every === 0 || epochsDone === ctx.epochs)) this.render(ctx);
   }
 
   private render(ctx: TrainingContext): void {

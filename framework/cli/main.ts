@@ -32,7 +32,8 @@ export function buildProgram(): Command {
   configOptions(program.command('config <file>').description('print the resolved experiment (extends, overrides, defaults)'))
     .action(async (file, opts) => (await import('./commands/config.js')).printConfig(file, opts));
 
-  configOptions(program.command('run <file>').description('train an experiment; records go to runs/<experiment>/<timestamp>/'))
+  configOptions(program.command('run [file]').description('train an experiment; records go to runs/<experiment>/<timestamp>/'))
+    .option('--resume <run-dir>', 'continue a stopped run from its last checkpoint')
     .addOption(backendOption())
     .option('--name <name>', 'suffix of the run folder name')
     .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')

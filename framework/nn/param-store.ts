@@ -36,7 +36,8 @@ export class ParamStore {
     const fullName = this.qualify(name);
     if (this.vars.has(fullName)) throw new Error(`variable '${fullName}' is created twice`);
     // tfjs variable names are global to the engine, so the tfjs name is left unique and ours is the key.
-    const variable = tf.variable(tf.tensor(this.initialValues(shape, init), shape), true);
+    // tidy frees the initial-value tensor; the variable keeps the data.
+    const variable = tf.tidy(() => tf.variable(tf.tensor(this.initialValues(shape, init), shape), true));
     this.vars.set(fullName, variable);
     return variable;
   }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fsutil.js';
+import { XpError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { ConfigMap } from '../config/load.js';
 
@@ -43,6 +44,21 @@ export class RunFolder {
     const folder = new RunFolder(dir, { ...info, experiment, status: 'running', startedAt: new Date().toISOString(), steps: 0 });
     folder.save();
     return folder;
+  }
+
+  /** An existing run folder, to resume. */
+  static open(dir: string): RunFolder {
+    const file = path.join(dir, 'run.json');
+    if (!fs.existsSync(file)) throw new XpError(`${dir} is not a run folder: it has no run.json`);
+    return new RunFolder(dir, JSON.parse(fs.readFileSync(file, 'utf8')) as RunInfo);
+  }
+
+  get configFile(): string {
+    return path.join(this.dir, 'config.yaml');
+  }
+
+  get status(): RunStatus {
+    return this.info.status;
   }
 
   get samplesDir(): string {

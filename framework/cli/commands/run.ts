@@ -1,18 +1,22 @@
-/** `xp run FILE`: resolve, pick the backend, assemble, train, and record everything in a run folder. */
+/** `xp run FILE` and `xp run --resume RUN_DIR`: resolve, pick the backend, assemble, train, record. */
 import path from 'node:path';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { stringify } from 'yaml';
 import { resolveExperiment } from '../../config/resolve.js';
+import type { ConfigMap } from '../../config/load.js';
 import { requestedBackend, selectBackend } from '../../backend.js';
 import { assemble } from '../../container/assembly.js';
 import { TOKENS } from '../../container/tokens.js';
-import type { Trainer } from '../../interfaces.js';
+import type { CheckpointSink, FitResult, Trainer } from '../../interfaces.js';
 import { RunFolder, gitCommit } from '../../run/run-folder.js';
 import { RunRecorder } from '../../run/recorder.js';
 import { SummaryWriter } from '../../records/tensorboard/writer.js';
 import { packageRoot } from '../../paths.js';
 import { StopSignal } from '../../run/stop-signal.js';
+import { pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../../run/checkpoint.js';
+import { XpError } from '../../errors.js';
+import { hparamsOf } from '../../run/hparams.js';
 
 export interface RunOptions {
   set?: string[];
@@ -20,38 +24,79 @@ export interface RunOptions {
   backend?: string;
   name?: string;
   runsDir?: string;
+  resume?: string;
 }
 
-export async function run(file: string, opts: RunOptions): Promise<void> {
-  const config = await resolveExperiment(file, { overrides: opts.set, imports: opts.import });
+export async function run(file: string | undefined, opts: RunOptions): Promise<void> {
+  const resuming = opts.resume !== undefined;
+  if (resuming === (file !== undefined)) throw new XpError('give either an experiment FILE or --resume RUN_DIR');
+  const folderToResume = resuming ? RunFolder.open(opts.resume!) : undefined;
+  // A resumed run reads the resolved config it saved, so it continues the same experiment.
+  const config = await resolveExperiment(folderToResume?.configFile ?? file!, { overrides: opts.set, imports: opts.import });
   const experiment = config.value;
   const backend = await selectBackend(requestedBackend(opts.backend, experiment.backend as string | undefined));
-  const folder = RunFolder.create(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs', experiment, {
-    backend: backend.chosen,
-    versions: { xp: packageVersion(), tfjs: tf.version.tfjs, node: process.version },
-    gitCommit: gitCommit(),
-    seed: Number(experiment.seed),
-  }, opts.name);
+  const folder = folderToResume ?? createFolder(experiment, backend.chosen, opts);
+  const resumeFrom = folderToResume ? readCheckpoint(resolveCheckpoint(folderToResume.dir)) : undefined;
+  folder.update({ status: 'running', backend: backend.chosen, endedAt: undefined });
   console.error(`run folder: ${folder.dir}  (backend ${backend.chosen})`);
+
   const writer = new SummaryWriter(folder.dir);
-  writer.text('config', `\`\`\`yaml\n${stringify(experiment)}\`\`\``, 0);
+  const startStep = Number(resumeFrom?.state.step ?? 0);
+  if (resumeFrom) writer.sessionStart(startStep);
+  else writer.text('config', `\`\`\`yaml\n${stringify(experiment)}\`\`\``, 0);
+  writer.hparamsSessionStart({ hparams: hparamsOf(experiment), groupName: String(experiment.name), startTimeSecs: Date.now() / 1000 });
   const stop = new StopSignal();
+  let result: FitResult | undefined;
   try {
     const trainer = assemble(experiment).get(TOKENS.Trainer) as Trainer;
-    const result = await trainer.fit({
+    result = await trainer.fit({
       record: new RunRecorder(writer, folder.samplesDir),
       stopRequested: () => stop.requested,
       log: () => {},
+      checkpoints: checkpointSink(folder),
+      resumeFrom,
     });
     folder.update({ status: result.status, steps: result.steps, lastLoss: result.lastLoss, endedAt: new Date().toISOString() });
-    console.error(`${result.status}: ${result.steps} steps, last loss ${result.lastLoss?.toFixed(4)}; records in ${folder.dir}`);
+    console.error(summaryLine(result, folder));
   } catch (err) {
     folder.update({ status: 'failed', error: (err as Error).message, endedAt: new Date().toISOString() });
     throw err;
   } finally {
+    writer.hparamsSessionEnd({ status: result?.status === 'completed' ? 'success' : result ? 'running' : 'failure', endTimeSecs: Date.now() / 1000 });
     stop.dispose();
     writer.close();
   }
+}
+
+function createFolder(experiment: ConfigMap, backend: string, opts: RunOptions): RunFolder {
+  return RunFolder.create(
+    opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs',
+    experiment,
+    {
+      backend,
+      versions: { xp: packageVersion(), tfjs: tf.version.tfjs, node: process.version },
+      gitCommit: gitCommit(),
+      seed: Number(experiment.seed),
+    },
+    opts.name,
+  );
+}
+
+function checkpointSink(folder: RunFolder): CheckpointSink {
+  return {
+    async save(step, data, retention) {
+      const saved = await writeCheckpoint(folder.checkpointsDir, step, data);
+      if (retention?.keepLast) pruneCheckpoints(folder.checkpointsDir, retention.keepLast, new Set(retention.keep ?? []));
+      folder.update({ steps: step });
+      return saved;
+    },
+  };
+}
+
+function summaryLine(result: FitResult, folder: RunFolder): string {
+  const loss = result.lastLoss === undefined ? '' : `, last loss ${result.lastLoss.toFixed(4)}`;
+  const resume = result.status === 'interrupted' ? `\nresume with: xp run --resume ${folder.dir}` : '';
+  return `${result.status}: ${result.steps} steps${loss}; records in ${folder.dir}${resume}`;
 }
 
 function packageVersion(): string {

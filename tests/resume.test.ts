@@ -1,0 +1,96 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { backendReady } from './setup.js';
+import { resolveExperiment } from '../framework/config/resolve.js';
+import { assemble } from '../framework/container/assembly.js';
+import { TOKENS } from '../framework/container/tokens.js';
+import type { CheckpointSink, Denoiser, Recorder, Trainer } from '../framework/interfaces.js';
+import { listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../framework/run/checkpoint.js';
+import '../components/index.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-resume-'));
+
+class LossRecorder implements Recorder {
+  readonly losses: Record<string, number[]> = {};
+  scalar(tag: string, value: number): void {
+    (this.losses[tag] ??= []).push(value);
+  }
+  image(): void {}
+  text(): void {}
+}
+
+const overrides = [
+  'dataset.limit=48',
+  'dataset.batch_size=16',
+  'dataset.shuffle=true',
+  'dataset.normalize=minus-one-one',
+  'model.time_dim=16',
+  'model.stages={start: [{type: DoubleConv, out: 4}], down1: [{type: Down, out: 8}, {type: SelfAttention, heads: 2}], up1: [{type: Up, out: 4}]}',
+  'schedule.steps=50',
+  'trainer.timesteps=per-example',
+  'trainer.max_steps=7',
+  '~callbacks.samples',
+  '+callbacks.ema.type=ema',
+  'callbacks.ema.warmup_steps=2',
+];
+
+async function fit(folder: string, opts: { stopAfter?: number; resume?: boolean }): Promise<LossRecorder> {
+  await backendReady;
+  const config = await resolveExperiment('experiments/mnist-standard.yaml', { overrides });
+  const container = assemble(config.value);
+  const record = new LossRecorder();
+  const checkpoints: CheckpointSink = { save: (step, data) => writeCheckpoint(folder, step, data) };
+  let steps = 0;
+  const trainer = container.get(TOKENS.Trainer) as Trainer;
+  const result = await trainer.fit({
+    record: {
+      ...record,
+      scalar: (tag, value, step) => {
+        record.scalar(tag, value);
+        if (tag === 'Training/MSE') steps = step;
+      },
+    } as Recorder,
+    stopRequested: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,
+    log: () => {},
+    quiet: true,
+    checkpoints,
+    resumeFrom: opts.resume ? readCheckpoint(resolveCheckpoint(folder)) : undefined,
+  });
+  assert.is(result.status, opts.stopAfter ? 'interrupted' : 'completed');
+  (container.get(TOKENS.Model) as Denoiser).dispose();
+  return record;
+}
+
+test('a run stopped at step 3 and resumed gives exactly the losses of an uninterrupted run', async () => {
+  const whole = await fit(path.join(dir, 'whole'), {});
+  const stopped = path.join(dir, 'stopped');
+  const first = await fit(stopped, { stopAfter: 3 });
+  assert.equal(listCheckpoints(stopped).map((p) => path.basename(p)), ['step-00000003']);
+  const second = await fit(stopped, { resume: true });
+  for (const tag of ['Training/MSE', 'Training/EMA_MSE']) {
+    assert.is(whole.losses[tag].length, 7);
+    assert.equal([...first.losses[tag], ...second.losses[tag]], whole.losses[tag], tag);
+  }
+});
+
+test('checkpoints round-trip tensors and state; pruning keeps the newest and the protected', async () => {
+  await backendReady;
+  const folder = path.join(dir, 'prune');
+  const tensors = new Map([['model/a', tf.tensor2d([[1, 2], [3, 4]])], ['optimizer/0', tf.scalar(5, 'int32')]]);
+  for (const step of [1, 2, 3, 4]) await writeCheckpoint(folder, step, { state: { epoch: 0, note: 'x' }, tensors });
+  const loaded = readCheckpoint(resolveCheckpoint(folder));
+  assert.equal(loaded.state, { step: 4, epoch: 0, note: 'x' });
+  assert.equal(Array.from(loaded.tensors.get('model/a')!.dataSync()), [1, 2, 3, 4]);
+  assert.is(loaded.tensors.get('optimizer/0')!.dtype, 'int32');
+  pruneCheckpoints(folder, 2, new Set([path.join(folder, 'step-00000001')]));
+  assert.equal(listCheckpoints(folder).map((p) => path.basename(p)), ['step-00000001', 'step-00000003', 'step-00000004']);
+  assert.not.ok(fs.readdirSync(folder).some((name) => name.startsWith('.tmp')), 'no temporary folder is left');
+  tf.dispose([...tensors.values(), ...loaded.tensors.values()]);
+});
+
+test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+test.run();
