@@ -16,8 +16,11 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-resume-'));
 
 class LossRecorder implements Recorder {
   readonly losses: Record<string, number[]> = {};
-  scalar(tag: string, value: number): void {
+  /** The last step a training loss was recorded at. */
+  step = 0;
+  scalar(tag: string, value: number, step: number): void {
     (this.losses[tag] ??= []).push(value);
+    if (tag === 'Training/MSE') this.step = step;
   }
   image(): void {}
   text(): void {}
@@ -44,17 +47,10 @@ async function fit(folder: string, opts: { stopAfter?: number; resume?: boolean 
   const container = assemble(config.value);
   const record = new LossRecorder();
   const checkpoints: CheckpointSink = { save: (step, data) => writeCheckpoint(folder, step, data) };
-  let steps = 0;
   const trainer = container.get(TOKENS.Trainer) as Trainer;
   const result = await trainer.fit({
-    record: {
-      ...record,
-      scalar: (tag, value, step) => {
-        record.scalar(tag, value);
-        if (tag === 'Training/MSE') steps = step;
-      },
-    } as Recorder,
-    stopRequested: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,
+    record,
+    stopRequested: () => opts.stopAfter !== undefined && record.step >= opts.stopAfter,
     log: () => {},
     quiet: true,
     checkpoints,
@@ -80,7 +76,7 @@ test('a run stopped at step 3 and resumed gives exactly the losses of an uninter
 test('checkpoints round-trip tensors and state; pruning keeps the newest and the protected', async () => {
   await backendReady;
   const folder = path.join(dir, 'prune');
-  const tensors = new Map([['model/a', tf.tensor2d([[1, 2], [3, 4]])], ['optimizer/0', tf.scalar(5, 'int32')]]);
+  const tensors = new Map<string, tf.Tensor>([['model/a', tf.tensor2d([[1, 2], [3, 4]])], ['optimizer/0', tf.scalar(5, 'int32')]]);
   for (const step of [1, 2, 3, 4]) await writeCheckpoint(folder, step, { state: { epoch: 0, note: 'x' }, tensors });
   const loaded = readCheckpoint(resolveCheckpoint(folder));
   assert.equal(loaded.state, { step: 4, epoch: 0, note: 'x' });

@@ -43,6 +43,24 @@ export function buildProgram(): Command {
     .action(async (file, opts) => (await import('./commands/summary.js')).summary(file, opts));
 
   program
+    .command('runs [dir]')
+    .description('list run folders (default ./runs) with status, steps and last loss')
+    .action(async (dir) => (await import('./commands/runs.js')).runs(dir));
+
+  program
+    .command('sample <run-or-checkpoint>')
+    .description('sample images from a run (its newest checkpoint) or a checkpoint folder')
+    .requiredOption('--out <file>', 'output: .png (a grid), .idx (MNIST idx3-ubyte) or .npy (uint8, N x H x W)')
+    .option('--n <count>', 'number of images', (v) => Number(v), 64)
+    .option('--ema', "use the EMA weights (the run's ema callback)")
+    .option('--sampler <name>', 'sampler to use instead of the experiment\'s (ddpm, ddim)')
+    .option('--steps <count>', 'sampling steps (ddim)', (v) => Number(v))
+    .option('--seed <seed>', 'seed of the starting noise', (v) => Number(v), 0)
+    .option('--batch <count>', 'images per model call', (v) => Number(v), 64)
+    .addOption(backendOption())
+    .action(async (target, opts) => (await import('./commands/sample.js')).sample(target, opts));
+
+  program
     .command('list [kind]')
     .description('list registered components with their parameters, defaults and descriptions')
     .option('--import <module>', 'also list the components of this module (repeatable)', collect)

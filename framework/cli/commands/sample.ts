@@ -1,0 +1,101 @@
+/**
+ * `xp sample RUN|CHECKPOINT --n N --out FILE`: images from a trained model, as a PNG grid,
+ * an MNIST idx3-ubyte file or a NumPy uint8 array, chosen by the file's extension.
+ */
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { resolveExperiment } from '../../config/resolve.js';
+import { requestedBackend, selectBackend } from '../../backend.js';
+import { assemble } from '../../container/assembly.js';
+import { TOKENS } from '../../container/tokens.js';
+import type { Denoiser, Sampler, Shape3 } from '../../interfaces.js';
+import { readCheckpoint, resolveCheckpoint } from '../../run/checkpoint.js';
+import { samplesToBytes } from '../../records/samples.js';
+import { encodeGrayPng, imageGrid } from '../../records/png.js';
+import { writeIdx } from '../../data/idx.js';
+import { writeNpyUint8 } from '../../data/npy.js';
+import { writeFileAtomic } from '../../fsutil.js';
+import { XpError } from '../../errors.js';
+import { Rng } from '../../rng.js';
+import type { ConfigMap } from '../../config/load.js';
+
+export interface SampleOptions {
+  out: string;
+  n: number;
+  ema?: boolean;
+  sampler?: string;
+  steps?: number;
+  seed: number;
+  batch: number;
+  backend?: string;
+}
+
+const WRITERS: Record<string, (file: string, bytes: Uint8Array, n: number, shape: Shape3) => void> = {
+  '.png': (file, bytes, n, [h, w]) => {
+    const grid = imageGrid(bytes, n, h, w);
+    writeFileAtomic(file, encodeGrayPng(grid.pixels, grid.width, grid.height));
+  },
+  '.idx': (file, bytes, n, [h, w]) => writeIdx(file, [n, h, w], bytes),
+  '.npy': (file, bytes, n, [h, w]) => writeNpyUint8(file, [n, h, w], bytes),
+};
+
+export async function sample(target: string, opts: SampleOptions): Promise<void> {
+  const write = WRITERS[path.extname(opts.out).toLowerCase()];
+  if (!write) throw new XpError(`--out ${opts.out}: the extension must be one of ${Object.keys(WRITERS).join(', ')}`);
+  if (!Number.isInteger(opts.n) || opts.n < 1) throw new XpError(`--n must be a positive integer, got ${opts.n}`);
+  const checkpoint = resolveCheckpoint(target);
+  const runDir = path.dirname(path.dirname(checkpoint));
+  const config = await resolveExperiment(path.join(runDir, 'config.yaml'), { overrides: samplerOverrides(opts) });
+  await selectBackend(requestedBackend(opts.backend, config.value.backend as string | undefined));
+  const container = assemble(config.value);
+  const model = container.get(TOKENS.Model) as Denoiser;
+  loadWeights(model, checkpoint, opts.ema ? emaPath(config.value) : 'model');
+  const sampler = container.get(TOKENS.Sampler) as Sampler;
+  const shape = container.get(TOKENS.ImageShape) as Shape3;
+  const bytes = sampleBytes(model, sampler, shape, opts);
+  write(opts.out, bytes, opts.n, shape);
+  model.dispose();
+  console.error(`wrote ${opts.n} samples to ${opts.out} (from ${checkpoint}${opts.ema ? ', EMA weights' : ''})`);
+}
+
+function samplerOverrides(opts: SampleOptions): string[] {
+  if (!opts.sampler) return opts.steps ? ['sampler.steps=' + opts.steps] : [];
+  return [`sampler={type: ${opts.sampler}${opts.steps ? `, steps: ${opts.steps}` : ''}}`];
+}
+
+/** The checkpoint key prefix of the run's EMA weights: its ema callback's path. */
+function emaPath(config: ConfigMap): string {
+  const callbacks = (config.callbacks ?? {}) as Record<string, { type: string }>;
+  const name = Object.keys(callbacks).find((key) => callbacks[key].type === 'ema');
+  if (!name) throw new XpError('--ema: this run has no ema callback');
+  return `callbacks.${name}`;
+}
+
+function loadWeights(model: Denoiser, checkpoint: string, prefix: string): void {
+  const { tensors } = readCheckpoint(checkpoint);
+  for (const [name, v] of model.variables()) {
+    const saved = tensors.get(`${prefix}/${name}`);
+    if (!saved) throw new XpError(`${checkpoint} has no '${prefix}/${name}'`);
+    v.assign(saved);
+  }
+  for (const t of tensors.values()) t.dispose();
+}
+
+/** Samples in batches, with a progress bar over all denoising steps. */
+function sampleBytes(model: Denoiser, sampler: Sampler, shape: Shape3, opts: SampleOptions): Uint8Array {
+  const out = new Uint8Array(opts.n * shape[0] * shape[1] * shape[2]);
+  const rng = new Rng(opts.seed);
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  const batches = Math.ceil(opts.n / opts.batch);
+  bar?.start(batches * sampler.evaluations, 0);
+  for (let b = 0, offset = 0; b < batches; b++) {
+    const count = Math.min(opts.batch, opts.n - b * opts.batch);
+    const samples = sampler.sample(model, count, shape, rng, { onStep: () => bar?.increment() });
+    const bytes = samplesToBytes(samples);
+    out.set(bytes, offset);
+    offset += bytes.length;
+  }
+  bar?.stop();
+  return out;
+}
+

