@@ -1,0 +1,55 @@
+/** What every benchmark shares: its contract with bench/index.ts, timing, and table printing. */
+import type { BackendName } from '../framework/backend.js';
+
+export interface BenchmarkContext {
+  /** The backend every measurement runs on. */
+  backend: BackendName;
+}
+
+export interface BenchmarkResult {
+  /** Printed as is. */
+  report: string;
+  /** Written to bench/results-<name>.json. */
+  data: object;
+}
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  run(context: BenchmarkContext): Promise<BenchmarkResult>;
+}
+
+/**
+ * Runs every function of `fns` once a round, `warmup` untimed rounds then `reps` timed ones,
+ * and keeps each one's fastest time in ms: on a shared machine, the least disturbed. Rounds
+ * interleave the functions so a busy spell does not fall on one of them alone.
+ */
+export function fastestOfRounds<K extends string>(
+  fns: Record<K, () => void>,
+  { warmup, reps }: { warmup: number; reps: number },
+): Record<K, number> {
+  const names = Object.keys(fns) as K[];
+  const best = Object.fromEntries(names.map((name) => [name, Infinity])) as Record<K, number>;
+  for (let round = 0; round < warmup + reps; round++) {
+    for (const name of names) {
+      const start = performance.now();
+      fns[name]();
+      if (round >= warmup) best[name] = Math.min(best[name], performance.now() - start);
+    }
+  }
+  return best;
+}
+
+export function gflops(flop: number, ms: number): number {
+  return flop / ms / 1e6;
+}
+
+/** Columns padded to their widest cell; numbers right-aligned. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, col) => Math.max(...cells.map((row) => row[col].length)));
+  const line = (row: string[], r: number) =>
+    row.map((cell, col) => (r > 0 && typeof rows[r - 1][col] === 'number' ? cell.padStart(widths[col]) : cell.padEnd(widths[col]))).join('  ');
+  const [head, ...body] = cells.map(line);
+  return [head, widths.map((w) => '-'.repeat(w)).join('  '), ...body].join('\n');
+}

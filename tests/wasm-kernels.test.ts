@@ -1,0 +1,202 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { requestedBackend, selectBackend } from '../framework/backend.js';
+import { displacedWasmKernel, registerWasmTrainingKernels } from '../framework/wasm-kernels.js';
+import { backendReady } from './setup.js';
+
+const test = suite('wasm training kernels');
+
+// These kernels only exist on wasm, so the suite runs there whatever CI asked for, and hands
+// the requested backend back afterwards.
+test.before(async () => {
+  await backendReady;
+  await selectBackend('wasm');
+});
+test.after(async () => {
+  await selectBackend(requestedBackend());
+});
+
+/** Tensor contents kept off any backend, so the same numbers can be fed to wasm and cpu. */
+interface HostTensor {
+  values: Float32Array;
+  shape: number[];
+}
+
+type Differentiable = (...inputs: tf.Tensor[]) => tf.Tensor;
+
+const MAX_RELATIVE_ERROR = 1e-4;
+
+function randomHost(shape: number[]): HostTensor {
+  return { values: tf.tidy(() => tf.randomNormal(shape).dataSync() as Float32Array), shape };
+}
+
+function toTensor({ values, shape }: HostTensor): tf.Tensor {
+  return tf.tensor(values, shape);
+}
+
+function outputShape(f: Differentiable, inputs: HostTensor[]): number[] {
+  return tf.tidy(() => f(...inputs.map(toTensor)).shape);
+}
+
+async function gradientsOn(backend: string, f: Differentiable, inputs: HostTensor[], dy: HostTensor): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => tf.grads(f)(inputs.map(toTensor), toTensor(dy)).map((g) => Float32Array.from(g.dataSync())));
+}
+
+/** Gradients of `f` at `inputs` for one random upstream gradient, on wasm and on cpu. */
+async function wasmAndCpuGradients(f: Differentiable, inputs: HostTensor[]): Promise<{ wasm: Float32Array[]; cpu: Float32Array[] }> {
+  const dy = randomHost(outputShape(f, inputs));
+  try {
+    return { wasm: await gradientsOn('wasm', f, inputs, dy), cpu: await gradientsOn('cpu', f, inputs, dy) };
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+/** Largest absolute difference, relative to the reference's largest absolute value. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+async function assertGradientsMatchCpu(label: string, f: Differentiable, inputs: HostTensor[]): Promise<void> {
+  const { wasm, cpu } = await wasmAndCpuGradients(f, inputs);
+  cpu.forEach((expected, i) => {
+    assert.is(wasm[i].length, expected.length, `${label}: gradient ${i} size`);
+    const error = relativeError(wasm[i], expected);
+    assert.ok(error < MAX_RELATIVE_ERROR, `${label}: gradient ${i} relative error ${error.toExponential(2)}`);
+  });
+}
+
+interface ConvCase {
+  input: [number, number, number, number];
+  kernel: [number, number];
+  outChannels: number;
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+}
+
+async function assertConvGradientsMatchCpu(c: ConvCase): Promise<void> {
+  const label = JSON.stringify(c);
+  const filterShape = [...c.kernel, c.input[3], c.outChannels];
+  const conv = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad);
+  await assertGradientsMatchCpu(label, conv as Differentiable, [randomHost(c.input), randomHost(filterShape)]);
+}
+
+test('conv2d gradients match cpu for strides 1 and 2, same and valid, kernels 1 and 3, odd and even sizes', async () => {
+  for (const strides of [1, 2]) {
+    for (const pad of ['same', 'valid'] as const) {
+      for (const k of [1, 3]) {
+        for (const size of [8, 7]) {
+          await assertConvGradientsMatchCpu({ input: [2, size, size, 3], kernel: [k, k], outChannels: 4, strides, pad });
+        }
+      }
+    }
+  }
+});
+
+test('conv2d gradients match cpu for even and non-square kernels, mixed strides and explicit pads', async () => {
+  const cases: ConvCase[] = [
+    { input: [2, 9, 8, 3], kernel: [2, 2], outChannels: 4, strides: 2, pad: 'same' },
+    { input: [2, 9, 8, 3], kernel: [4, 4], outChannels: 2, strides: 2, pad: 'valid' },
+    { input: [1, 7, 6, 2], kernel: [3, 1], outChannels: 3, strides: [2, 1], pad: 'same' },
+    { input: [2, 6, 6, 2], kernel: [3, 3], outChannels: 3, strides: 1, pad: 1 },
+    { input: [2, 5, 6, 2], kernel: [3, 3], outChannels: 3, strides: 2, pad: 4 },
+    { input: [2, 6, 5, 2], kernel: [3, 3], outChannels: 3, strides: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  ];
+  for (const c of cases) await assertConvGradientsMatchCpu(c);
+});
+
+test('conv2d gradients match cpu at the UNet shapes', async () => {
+  const cases: ConvCase[] = [
+    { input: [2, 28, 28, 8], kernel: [3, 3], outChannels: 16, strides: 1, pad: 'same' },
+    { input: [2, 14, 14, 16], kernel: [3, 3], outChannels: 16, strides: 1, pad: 'same' },
+    { input: [2, 7, 7, 16], kernel: [3, 3], outChannels: 32, strides: 1, pad: 'same' },
+    { input: [2, 28, 28, 16], kernel: [1, 1], outChannels: 1, strides: 1, pad: 'same' },
+  ];
+  for (const c of cases) await assertConvGradientsMatchCpu(c);
+});
+
+test('issue 2: maxPool gradient reaches windows whose values are all negative', async () => {
+  // wasm's own MaxPoolGrad starts its search at FLT_MIN and drops these windows.
+  const x = randomHost([2, 6, 6, 3]);
+  x.values = x.values.map((v) => -Math.abs(v) - 0.1);
+  const pool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid');
+  await assertGradientsMatchCpu('all-negative maxPool', pool, [x]);
+  const overlapping = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 3, 2, 'same');
+  await assertGradientsMatchCpu('overlapping same maxPool', overlapping, [randomHost([2, 7, 7, 3])]);
+});
+
+/** Conv → GroupNorm(1) → exact GELU → maxPool → bilinear ×2 → concat → LayerNorm → attention → SiLU. */
+function tinyUNetPiece(x: tf.Tensor, filter: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, wq: tf.Tensor, wk: tf.Tensor, wv: tf.Tensor): tf.Tensor {
+  const h = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same');
+  const [batch, height, width] = h.shape;
+  const groupStats = tf.moments(h, [1, 2, 3], true);
+  const grouped = h.sub(groupStats.mean).mul(tf.rsqrt(groupStats.variance.add(1e-5))).mul(gamma).add(beta);
+  const gelu = grouped.mul(0.5).mul(tf.erf(grouped.mul(Math.SQRT1_2)).add(1));
+  const pooled = tf.maxPool(gelu as tf.Tensor4D, 2, 2, 'valid');
+  const upsampled = tf.image.resizeBilinear(pooled as tf.Tensor4D, [height, width], true);
+  const joined = tf.concat([gelu as tf.Tensor4D, upsampled], 3);
+  const channels = joined.shape[3];
+  const tokens = joined.reshape([batch * height * width, channels]);
+  const tokenStats = tf.moments(tokens, -1, true);
+  const normed = tokens.sub(tokenStats.mean).div(tf.sqrt(tokenStats.variance.add(1e-5)));
+  const project = (w: tf.Tensor) => normed.matMul(w as tf.Tensor2D).reshape([batch, height * width, channels]);
+  const scores = tf.matMul(project(wq), project(wk), false, true).div(Math.sqrt(channels));
+  const attended = tf.matMul(tf.softmax(scores), project(wv));
+  return attended.mul(tf.sigmoid(attended));
+}
+
+test('a tiny UNet piece has the same gradients on wasm and cpu', async () => {
+  const channels = 4;
+  const inputs = [
+    randomHost([2, 6, 6, 2]),
+    randomHost([3, 3, 2, channels]),
+    randomHost([channels]),
+    randomHost([channels]),
+    ...[0, 1, 2].map(() => randomHost([2 * channels, 2 * channels])),
+  ];
+  await assertGradientsMatchCpu('tiny UNet piece', tinyUNetPiece as Differentiable, inputs);
+});
+
+test('repeated gradients leak no tensors and no wasm buffers', () => {
+  const step = (strides: number, pad: 'same' | 'valid', size: number) => {
+    const x = tf.randomNormal([2, size, size, 3]);
+    const w = tf.randomNormal([3, 3, 3, 4]);
+    const loss = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), 2, 2, 'same').sum();
+    tf.dispose([...tf.grads(loss)([x, w]), x, w]);
+  };
+  const everyGeometry = () => {
+    step(1, 'same', 8);
+    step(2, 'same', 7);
+    step(2, 'valid', 8);
+  };
+  everyGeometry();
+  const before = tf.memory();
+  const buffersBefore = tf.backend().numDataIds();
+  for (let i = 0; i < 3; i++) everyGeometry();
+  const after = tf.memory();
+  assert.is(after.numTensors, before.numTensors, 'engine tensors');
+  assert.is(after.numDataBuffers, before.numDataBuffers, 'engine data buffers');
+  assert.is(after.numBytes, before.numBytes, 'engine bytes');
+  assert.is(tf.backend().numDataIds(), buffersBefore, 'wasm backend buffers');
+});
+
+test('registering again keeps the new kernels and remembers the one wasm shipped', () => {
+  const ours = tf.getKernel(tf.Conv2DBackpropInput, 'wasm').kernelFunc;
+  registerWasmTrainingKernels();
+  assert.is(tf.getKernel(tf.Conv2DBackpropInput, 'wasm').kernelFunc, ours);
+  assert.ok(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'), 'Conv2DBackpropFilter is registered');
+  const shipped = displacedWasmKernel(tf.Conv2DBackpropInput);
+  assert.ok(shipped && shipped.kernelFunc !== ours, 'the shipped Conv2DBackpropInput is kept');
+  assert.is(displacedWasmKernel(tf.Conv2DBackpropFilter), undefined);
+});
+
+test.run();
