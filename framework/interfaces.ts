@@ -123,6 +123,8 @@ export interface TrainingContext {
   readonly weights: WeightSets;
   /** The run's seed, for callbacks that need their own fixed random streams. */
   readonly seed: number;
+  /** Examples the model may take in one pass on this backend (the trainer's micro_batch). */
+  readonly examplesPerPass: number;
   /** Writes a checkpoint of the whole training state now; undefined where the run keeps none. */
   saveCheckpoint(retention?: CheckpointRetention): Promise<string | undefined>;
 }

@@ -4,6 +4,7 @@ import { callback, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
 import type { Callback, CallbackState, StepBatch, TrainingContext } from '../../framework/interfaces.js';
 import { EmaWeights } from '../../framework/training/ema-weights.js';
+import { lossInSlices } from '../../framework/training/slices.js';
 
 const Params = Type.Object(
   {
@@ -57,12 +58,7 @@ export class Ema implements Callback {
   }
 
   private emaLoss(ctx: TrainingContext, batch: StepBatch): number {
-    const loss = ctx.weights.use(this.params.weights, () =>
-      tf.tidy(() => tf.losses.meanSquaredError(batch.noise, ctx.model.predict(batch.xt, batch.t))),
-    );
-    const value = loss.dataSync()[0];
-    loss.dispose();
-    return value;
+    return ctx.weights.use(this.params.weights, () => lossInSlices(ctx.model, batch, ctx.examplesPerPass));
   }
 
   /** The shadow weights, for checkpoints. */

@@ -18,6 +18,7 @@ import type {
 } from '../../framework/interfaces.js';
 import { ForwardProcess, drawNoise } from '../../framework/diffusion/forward-process.js';
 import { Hooks } from '../../framework/training/hooks.js';
+import { examplesPerPass, forEachSlice, type NoisedBatch } from '../../framework/training/slices.js';
 import { ModelWeightSets } from '../../framework/training/weight-sets.js';
 import { Progress } from '../../framework/training/progress.js';
 import { Rng, type RngState } from '../../framework/rng.js';
@@ -40,7 +41,7 @@ const Params = Type.Object(
       default: 'auto',
       description:
         "Examples per forward/backward pass; gradients of a batch's slices are summed, so the step is the same. " +
-        "'auto': the whole batch, except on the wasm and cpu backends, whose 4 GB heap holds about 2 GB of activations",
+        "'auto': the whole batch, except on the wasm and cpu backends, where it is what fits about 2 GB of activations",
     }),
     loss_tag: Type.String({ default: 'Training/MSE', description: 'TensorBoard tag of the training loss' }),
   },
@@ -49,20 +50,10 @@ const Params = Type.Object(
 
 type Params = Static<typeof Params>;
 
-/**
- * What backpropagation keeps per example, per forward FLOP: measured on the paper's UNet on
- * wasm (1.9 GB peak for 4 examples of 10.3 GFLOP each). With a budget of 2 GB of the wasm
- * heap's 4 GB, 'auto' gives 4 examples at a time for the paper's model and the whole batch for
- * small ones.
- */
-const ACTIVATION_BYTES_PER_FLOP = 0.045;
-const ACTIVATION_BUDGET_BYTES = 2e9;
 
 /** DDPM training: noise a batch at random timesteps, regress the noise with MSE (the paper's loop). */
 @trainer('diffusion', { description: 'Trains a denoiser with the DDPM noise-prediction loss', params: Params })
 export class DiffusionTrainer implements Trainer {
-  private examplesPerPass?: number;
-
   constructor(
     @inject(TOKENS.Params) private readonly params: Params,
     @inject(TOKENS.Model) private readonly model: Denoiser,
@@ -97,6 +88,7 @@ export class DiffusionTrainer implements Trainer {
       record: run.record,
       weights: new ModelWeightSets(variables),
       seed: this.seed,
+      examplesPerPass: examplesPerPass(this.model, this.params.micro_batch),
       saveCheckpoint: async (retention?: CheckpointRetention): Promise<string | undefined> => {
         if (!run.checkpoints) return undefined;
         const data = await captureState(ctx, { batches, noiseRng, optimizer, hooks });
@@ -129,7 +121,7 @@ export class DiffusionTrainer implements Trainer {
         const t = tf.tensor1d(forward.drawTimesteps(noiseRng, batch.size, this.params.timesteps), 'int32');
         const noise = drawNoise(noiseRng, x0.shape);
         const xt = forward.qSample(x0, t, noise);
-        const loss = this.optimize(optimizer, variables, { xt, t, noise }, forward);
+        const loss = this.optimize(optimizer, variables, { xt, t, noise }, forward, ctx.examplesPerPass);
         ctx.step += 1;
         lastLoss = loss;
         if (!Number.isFinite(loss)) {
@@ -166,43 +158,35 @@ export class DiffusionTrainer implements Trainer {
 
   /**
    * One optimizer step on the batch; returns its loss. The batch goes through the model in
-   * slices of `micro_batch` examples whose gradients, weighted by their share of the batch,
-   * add up to the whole batch's; gradients are optionally clipped to a global norm.
+   * slices of `examplesPerPass` examples whose gradients, weighted by their share of the
+   * batch, add up to the whole batch's; gradients are optionally clipped to a global norm.
    */
   private optimize(
     optimizer: tf.Optimizer,
     variables: Map<string, tf.Variable>,
-    batch: { xt: tf.Tensor4D; t: tf.Tensor1D; noise: tf.Tensor4D },
+    batch: NoisedBatch,
     forward: ForwardProcess,
+    examplesPerPass: number,
   ): number {
-    const size = batch.xt.shape[0];
-    const slice = Math.min(size, (this.examplesPerPass ??= this.microBatch()));
     let loss = 0;
-    let grads: tf.NamedTensorMap = {};
-    for (let start = 0; start < size; start += slice) {
-      const count = Math.min(slice, size - start);
-      const part = slice === size ? batch : sliceBatch(batch, start, count);
-      const weighted = () => tf.mul(forward.loss(this.model.predict(part.xt, part.t), part.noise), count / size) as tf.Scalar;
+    let grads: tf.NamedTensorMap | undefined;
+    forEachSlice(batch, examplesPerPass, (part, share) => {
+      const weighted = () => tf.mul(forward.loss(this.model.predict(part.xt, part.t), part.noise), share) as tf.Scalar;
       const result = tf.variableGrads(weighted, [...variables.values()]);
       loss += result.value.dataSync()[0];
-      const summed = start === 0 ? result.grads : addGrads(grads, result.grads);
-      if (start > 0) tf.dispose([...Object.values(grads), ...Object.values(result.grads)]);
-      if (part !== batch) tf.dispose([part.xt, part.t, part.noise]);
       result.value.dispose();
-      grads = summed;
-    }
-    const clipped = this.params.grad_clip ? clipByGlobalNorm(grads, this.params.grad_clip) : grads;
+      if (grads) {
+        const summed = addGrads(grads, result.grads);
+        tf.dispose([...Object.values(grads), ...Object.values(result.grads)]);
+        grads = summed;
+      } else {
+        grads = result.grads;
+      }
+    });
+    const clipped = this.params.grad_clip ? clipByGlobalNorm(grads!, this.params.grad_clip) : grads!;
     optimizer.applyGradients(clipped);
-    tf.dispose([...Object.values(grads), ...Object.values(clipped)]);
+    tf.dispose([...Object.values(grads!), ...Object.values(clipped)]);
     return loss;
-  }
-
-  private microBatch(): number {
-    const setting = this.params.micro_batch;
-    if (setting !== 'auto') return setting;
-    if (!['wasm', 'cpu'].includes(tf.getBackend())) return Infinity;
-    const flopsPerExample = this.model.summary().reduce((sum, row) => sum + row.flops, 0);
-    return Math.max(1, Math.floor(ACTIVATION_BUDGET_BYTES / (flopsPerExample * ACTIVATION_BYTES_PER_FLOP)));
   }
 }
 
@@ -249,14 +233,6 @@ async function restoreState(ctx: TrainingContext & { step: number; epoch: number
   ctx.step = Number(state.step);
   ctx.epoch = Number(state.epoch);
   return Rng.fromState(state.noise as RngState);
-}
-
-function sliceBatch(batch: { xt: tf.Tensor4D; t: tf.Tensor1D; noise: tf.Tensor4D }, start: number, count: number) {
-  return {
-    xt: tf.slice(batch.xt, [start, 0, 0, 0], [count, -1, -1, -1]),
-    t: tf.slice(batch.t, [start], [count]),
-    noise: tf.slice(batch.noise, [start, 0, 0, 0], [count, -1, -1, -1]),
-  };
 }
 
 function addGrads(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap {
