@@ -18,7 +18,12 @@ import type {
 } from '../../framework/interfaces.js';
 import { ForwardProcess, drawNoise } from '../../framework/diffusion/forward-process.js';
 import { Hooks } from '../../framework/training/hooks.js';
-import { examplesPerPass, forEachSlice, type NoisedBatch } from '../../framework/training/slices.js';
+import { examplesPerPass, type NoisedBatch } from '../../framework/training/slices.js';
+import { LocalGradients, type GradientComputer } from '../../framework/training/gradients.js';
+import { ParallelGradients } from '../../framework/training/parallel-gradients.js';
+import type { BackendName } from '../../framework/backend.js';
+import type { ConfigMap } from '../../framework/config/load.js';
+import os from 'node:os';
 import { ModelWeightSets } from '../../framework/training/weight-sets.js';
 import { Progress } from '../../framework/training/progress.js';
 import { Rng, type RngState } from '../../framework/rng.js';
@@ -37,6 +42,12 @@ const Params = Type.Object(
       default: 'per-batch',
     }),
     grad_clip: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Clip gradients to this global norm' })),
+    threads: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
+      default: 'auto',
+      description:
+        'Threads that share each batch (data parallel, gradients summed in a fixed order). ' +
+        "'auto': one per core on the wasm and cpu backends, which use one core per thread; 1 elsewhere",
+    }),
     micro_batch: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
       default: 'auto',
       description:
@@ -63,6 +74,7 @@ export class DiffusionTrainer implements Trainer {
     @inject(TOKENS.Sampler) private readonly sampler: Sampler,
     @multiInject(TOKENS.Callback) @optional() private readonly callbacks: Callback[] = [],
     @inject(TOKENS.Seed) private readonly seed: number,
+    @inject(TOKENS.Experiment) private readonly experiment: ConfigMap,
   ) {}
 
   async fit(run: RunHandle): Promise<FitResult> {
@@ -99,6 +111,7 @@ export class DiffusionTrainer implements Trainer {
       noiseRng = await restoreState(ctx, run.resumeFrom, { batches, optimizer, hooks });
       run.log(`resumed at step ${ctx.step}`);
     }
+    const gradients = await this.gradientComputer(ctx.examplesPerPass);
     const progress = run.quiet ? undefined : new Progress(totalSteps, ctx.step);
     const log = (line: string) => {
       progress?.log(line);
@@ -121,7 +134,7 @@ export class DiffusionTrainer implements Trainer {
         const t = tf.tensor1d(forward.drawTimesteps(noiseRng, batch.size, this.params.timesteps), 'int32');
         const noise = drawNoise(noiseRng, x0.shape);
         const xt = forward.qSample(x0, t, noise);
-        const loss = this.optimize(optimizer, variables, { xt, t, noise }, forward, ctx.examplesPerPass);
+        const loss = await this.optimize(optimizer, gradients, { xt, t, noise });
         ctx.step += 1;
         lastLoss = loss;
         if (!Number.isFinite(loss)) {
@@ -150,43 +163,29 @@ export class DiffusionTrainer implements Trainer {
       return { status: interrupted ? 'interrupted' : 'completed', steps: ctx.step, epochs: ctx.epoch + 1, lastLoss };
     } finally {
       progress?.stop();
+      gradients.dispose();
       forward.dispose();
       optimizer.dispose();
       hooks.dispose();
     }
   }
 
-  /**
-   * One optimizer step on the batch; returns its loss. The batch goes through the model in
-   * slices of `examplesPerPass` examples whose gradients, weighted by their share of the
-   * batch, add up to the whole batch's; gradients are optionally clipped to a global norm.
-   */
-  private optimize(
-    optimizer: tf.Optimizer,
-    variables: Map<string, tf.Variable>,
-    batch: NoisedBatch,
-    forward: ForwardProcess,
-    examplesPerPass: number,
-  ): number {
-    let loss = 0;
-    let grads: tf.NamedTensorMap | undefined;
-    forEachSlice(batch, examplesPerPass, (part, share) => {
-      const weighted = () => tf.mul(forward.loss(this.model.predict(part.xt, part.t), part.noise), share) as tf.Scalar;
-      const result = tf.variableGrads(weighted, [...variables.values()]);
-      loss += result.value.dataSync()[0];
-      result.value.dispose();
-      if (grads) {
-        const summed = addGrads(grads, result.grads);
-        tf.dispose([...Object.values(grads), ...Object.values(result.grads)]);
-        grads = summed;
-      } else {
-        grads = result.grads;
-      }
-    });
-    const clipped = this.params.grad_clip ? clipByGlobalNorm(grads!, this.params.grad_clip) : grads!;
+  /** One optimizer step on the batch; returns its loss. Gradients are optionally clipped to a global norm. */
+  private async optimize(optimizer: tf.Optimizer, gradients: GradientComputer, batch: NoisedBatch): Promise<number> {
+    const { loss, grads } = await gradients.compute(batch);
+    const clipped = this.params.grad_clip ? clipByGlobalNorm(grads, this.params.grad_clip) : grads;
     optimizer.applyGradients(clipped);
-    tf.dispose([...Object.values(grads!), ...Object.values(clipped)]);
+    tf.dispose([...Object.values(grads), ...Object.values(clipped)]);
     return loss;
+  }
+
+  /** Worker threads as asked; 'auto': one per core on the single-threaded wasm and cpu backends. */
+  private async gradientComputer(examples: number): Promise<GradientComputer> {
+    const setting = this.params.threads;
+    const singleThreaded = ['wasm', 'cpu'].includes(tf.getBackend());
+    const threads = Math.min(setting === 'auto' ? (singleThreaded ? os.cpus().length : 1) : setting, this.dataset.size);
+    if (threads <= 1) return new LocalGradients(this.model, examples);
+    return ParallelGradients.start(this.model, this.experiment, tf.getBackend() as BackendName, examples, threads);
   }
 }
 
@@ -233,10 +232,6 @@ async function restoreState(ctx: TrainingContext & { step: number; epoch: number
   ctx.step = Number(state.step);
   ctx.epoch = Number(state.epoch);
   return Rng.fromState(state.noise as RngState);
-}
-
-function addGrads(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap {
-  return Object.fromEntries(Object.entries(a).map(([name, g]) => [name, tf.add(g, b[name])]));
 }
 
 function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTensorMap {
