@@ -36,6 +36,7 @@ const overrides = [
   'schedule.steps=50',
   'trainer.timesteps=per-example',
   'trainer.max_steps=7',
+  'trainer.threads=1',
   '~callbacks.samples',
   '+callbacks.ema.type=ema',
   'callbacks.ema.warmup_steps=2',

@@ -36,6 +36,7 @@ const tinyOverrides = (steps: number, extra: string[] = []) => [
   'optimizer.lr=0.003',
   'sampler={type: ddim, steps: 4}',
   `trainer.epochs=${steps}`,
+  'trainer.threads=1',
   '~callbacks.samples',
   ...extra,
 ];
@@ -88,6 +89,14 @@ test('the same seed gives the same losses; another seed does not', async () => {
   const c = (await train(tinyOverrides(4, ['seed=7']))).scalars.get('Training/MSE');
   assert.equal(a, b);
   assert.not.equal(a, c);
+});
+
+test('two threads share each batch: deterministic, and the same losses as one thread up to rounding', async () => {
+  const one = (await train(tinyOverrides(4))).scalars.get('Training/MSE')!;
+  const two = (await train(tinyOverrides(4, ['trainer.threads=2']))).scalars.get('Training/MSE')!;
+  const again = (await train(tinyOverrides(4, ['trainer.threads=2']))).scalars.get('Training/MSE')!;
+  assert.equal(two, again);
+  two.forEach((loss, i) => assert.ok(Math.abs(loss - one[i]) < 1e-4 * Math.abs(one[i]), `step ${i + 1}: ${loss} vs ${one[i]}`));
 });
 
 test('EMA: a copy during warm-up, then w = beta*w_ema + (1-beta)*w', async () => {
