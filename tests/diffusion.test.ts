@@ -15,6 +15,7 @@ import { XpError } from '../framework/errors.js';
 import { Rng } from '../framework/rng.js';
 import type { Denoiser, NoiseSchedule, Sampler, Shape3 } from '../framework/interfaces.js';
 import { backendReady } from './setup.js';
+import { moments } from './support/stats.js';
 
 /** Builds a component as a run does: its schema's defaults filled in, constructed by the container. */
 function build<T>(kind: Kind, config: ComponentConfig, parent = new Container()): T {
@@ -74,15 +75,6 @@ function assertAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, 
       assert.unreachable(`${what}[${i}] is ${actual[i]}, expected ${expected[i]} ± ${tolerance}`);
     }
   }
-}
-
-function moments(values: ArrayLike<number>): { mean: number; std: number } {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i];
-  const mean = sum / values.length;
-  let squares = 0;
-  for (let i = 0; i < values.length; i++) squares += (values[i] - mean) ** 2;
-  return { mean, std: Math.sqrt(squares / values.length) };
 }
 
 const size = ([h, w, c]: Shape3) => h * w * c;

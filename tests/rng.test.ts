@@ -2,17 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng, type RngState } from '../framework/rng.js';
 import { XpError } from '../framework/errors.js';
+import { moments } from './support/stats.js';
 
 const draws = (n: number, draw: () => number) => Array.from({ length: n }, draw);
-
-function moments(values: ArrayLike<number>): { mean: number; std: number } {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i];
-  const mean = sum / values.length;
-  let squares = 0;
-  for (let i = 0; i < values.length; i++) squares += (values[i] - mean) ** 2;
-  return { mean, std: Math.sqrt(squares / values.length) };
-}
 
 test('uint32 is the reference xoshiro128** (output of Vigna\'s C code from state 1,2,3,4)', () => {
   const rng = Rng.fromState({ algorithm: 'xoshiro128**', words: [1, 2, 3, 4], spareNormal: null });
