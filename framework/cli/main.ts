@@ -37,10 +37,19 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--name <name>', 'suffix of the run folder name')
     .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
+    .option('--run-dir <dir>', 'write the run to exactly this folder (used by sweeps)')
     .action(async (file, opts) => (await import('./commands/run.js')).run(file, opts));
 
   configOptions(program.command('summary <file>').description("print the model's stages: output shapes, parameters, FLOPs"))
     .action(async (file, opts) => (await import('./commands/summary.js')).summary(file, opts));
+
+  configOptions(program.command('sweep <file>').description("run a sweep's trials (the file's sweep: section and/or --grid)"))
+    .option('--grid <path=a,b,c>', 'a grid axis (repeatable; adds to the sweep: section)', collect)
+    .option('--parallel <n>', 'trials at once (default: one per core; one on a GPU)', (v) => Number(v))
+    .option('--dry-run', 'list the trials and stop')
+    .option('--resume', 'continue the newest sweep of this name: skip completed trials, resume the rest')
+    .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
+    .action(async (file, opts) => (await import('./commands/sweep.js')).sweep(file, opts));
 
   program
     .command('runs [dir]')

@@ -76,12 +76,60 @@ export function buildSchema(registry: Registry): JsonSchema {
           },
         ]),
       ),
+      sweep: SWEEP_SCHEMA,
     },
     required: ['trainer', 'model', 'dataset', 'optimizer'],
     additionalProperties: false,
     $defs: defs,
   };
 }
+
+const SCALAR = { type: ['number', 'string', 'boolean'] };
+
+/** `sweep:`, read by `xp sweep` (and ignored by `xp run`): trials as overrides of the rest of the file. */
+const SWEEP_SCHEMA = {
+  type: 'object',
+  description: 'Trials for `xp sweep`: a grid, explicit trials and/or random search over dotted paths.',
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', description: 'Sweep name; trials go to runs/<name>/<timestamp>/. Default: the experiment name.' },
+    grid: {
+      type: 'object',
+      description: 'path: [values]; every combination is a trial.',
+      additionalProperties: { type: 'array', minItems: 1, items: SCALAR },
+    },
+    trials: {
+      type: 'array',
+      description: 'Explicit trials, each {path: value, ...}.',
+      items: { type: 'object', additionalProperties: SCALAR },
+    },
+    random: {
+      type: 'object',
+      description: 'Random search: count draws of params, each a list of choices or {min, max, log}.',
+      additionalProperties: false,
+      required: ['count', 'params'],
+      properties: {
+        seed: { type: 'integer', minimum: 0, default: 0, description: 'Seed of the draws' },
+        count: { type: 'integer', minimum: 1, description: 'Number of trials to draw' },
+        params: {
+          type: 'object',
+          additionalProperties: {
+            anyOf: [
+              { type: 'array', minItems: 1, items: SCALAR },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['min', 'max'],
+                properties: { min: { type: 'number' }, max: { type: 'number' }, log: { type: 'boolean', default: false } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    parallel: { type: 'integer', minimum: 1, description: 'Trials at once (default: one per core; one on a GPU)' },
+  },
+};
 
 function dispatchDefinition(registry: Registry, kind: Kind): JsonSchema {
   const names = registry.names(kind);

@@ -7,12 +7,16 @@ import { encodeGrayPng } from '../records/png.js';
 import { writeFileAtomic } from '../fsutil.js';
 
 export class RunRecorder implements Recorder {
+  /** The last value of every scalar tag, for run.json and sweep summaries. */
+  readonly lastScalars: Record<string, number> = {};
+
   constructor(
     private readonly writer: SummaryWriter,
     private readonly samplesDir: string,
   ) {}
 
   scalar(tag: string, value: number, step: number): void {
+    this.lastScalars[tag] = value;
     this.writer.scalar(tag, value, step);
   }
 

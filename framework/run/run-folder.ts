@@ -25,6 +25,8 @@ export interface RunInfo {
   endedAt?: string;
   steps: number;
   lastLoss?: number;
+  /** The last value of each scalar tag (`Training/MSE`, `Training/EMA_MSE`, ...). */
+  metrics?: Record<string, number>;
   error?: string;
 }
 
@@ -34,10 +36,14 @@ export class RunFolder {
     private info: RunInfo,
   ) {}
 
-  static create(runsRoot: string, config: ConfigMap, info: Omit<RunInfo, 'experiment' | 'status' | 'startedAt' | 'steps'>, name?: string): RunFolder {
+  /** A new run folder: `dir` exactly (a sweep's trial), or runs/<experiment>/<timestamp>[-name]. */
+  static create(
+    where: { runsRoot: string; name?: string } | { dir: string },
+    config: ConfigMap,
+    info: Omit<RunInfo, 'experiment' | 'status' | 'startedAt' | 'steps'>,
+  ): RunFolder {
     const experiment = String(config.name);
-    const stamp = timestamp(new Date());
-    const dir = uniqueDir(path.join(runsRoot, experiment, name ? `${stamp}-${name}` : stamp));
+    const dir = 'dir' in where ? where.dir : uniqueDir(path.join(where.runsRoot, experiment, stampedName(where.name)));
     fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
     writeFileAtomic(path.join(dir, 'config.yaml'), stringify(config));
@@ -79,7 +85,12 @@ export class RunFolder {
   }
 }
 
-function timestamp(d: Date): string {
+function stampedName(name?: string): string {
+  const stamp = timestamp(new Date());
+  return name ? `${stamp}-${name}` : stamp;
+}
+
+export function timestamp(d: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 }

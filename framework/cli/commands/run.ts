@@ -24,6 +24,7 @@ export interface RunOptions {
   backend?: string;
   name?: string;
   runsDir?: string;
+  runDir?: string;
   resume?: string;
 }
 
@@ -46,17 +47,24 @@ export async function run(file: string | undefined, opts: RunOptions): Promise<v
   else writer.text('config', `\`\`\`yaml\n${stringify(experiment)}\`\`\``, 0);
   writer.hparamsSessionStart({ hparams: hparamsOf(experiment), groupName: String(experiment.name), startTimeSecs: Date.now() / 1000 });
   const stop = new StopSignal();
+  const recorder = new RunRecorder(writer, folder.samplesDir);
   let result: FitResult | undefined;
   try {
     const trainer = assemble(experiment).get(TOKENS.Trainer) as Trainer;
     result = await trainer.fit({
-      record: new RunRecorder(writer, folder.samplesDir),
+      record: recorder,
       stopRequested: () => stop.requested,
       log: () => {},
       checkpoints: checkpointSink(folder),
       resumeFrom,
     });
-    folder.update({ status: result.status, steps: result.steps, lastLoss: result.lastLoss, endedAt: new Date().toISOString() });
+    folder.update({
+      status: result.status,
+      steps: result.steps,
+      lastLoss: result.lastLoss,
+      metrics: recorder.lastScalars,
+      endedAt: new Date().toISOString(),
+    });
     console.error(summaryLine(result, folder));
   } catch (err) {
     folder.update({ status: 'failed', error: (err as Error).message, endedAt: new Date().toISOString() });
@@ -69,8 +77,9 @@ export async function run(file: string | undefined, opts: RunOptions): Promise<v
 }
 
 function createFolder(experiment: ConfigMap, backend: string, opts: RunOptions): RunFolder {
+  const where = opts.runDir ? { dir: opts.runDir } : { runsRoot: opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs', name: opts.name };
   return RunFolder.create(
-    opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs',
+    where,
     experiment,
     {
       backend,
@@ -78,7 +87,6 @@ function createFolder(experiment: ConfigMap, backend: string, opts: RunOptions):
       gitCommit: gitCommit(),
       seed: Number(experiment.seed),
     },
-    opts.name,
   );
 }
 

@@ -1,0 +1,90 @@
+/**
+ * `xp sweep FILE [--grid path=a,b,c] [--parallel N] [--dry-run] [--resume]`: every trial is an
+ * ordinary run in runs/<sweep>/<timestamp>/<trial-k-key=value>/, validated before any starts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { resolveExperiment } from '../../config/resolve.js';
+import { ConfigError, type Issue } from '../../config/issues.js';
+import { XpError } from '../../errors.js';
+import { gpuVisible } from '../../backend.js';
+import { hparamsExperiment } from '../../records/tensorboard/writer.js';
+import { writeFileAtomic } from '../../fsutil.js';
+import { timestamp } from '../../run/run-folder.js';
+import { expandTrials, parseGridArgument, trialOverrides, type SweepSpec, type Trial, type Value } from '../../sweep/trials.js';
+import { launchTrials } from '../../sweep/launcher.js';
+import { summarize } from '../../sweep/summary.js';
+
+export interface SweepOptions {
+  grid?: string[];
+  set?: string[];
+  import?: string[];
+  parallel?: number;
+  dryRun?: boolean;
+  resume?: boolean;
+  runsDir?: string;
+}
+
+export async function sweep(file: string, opts: SweepOptions): Promise<void> {
+  const common = [...(opts.set ?? []).flatMap((o) => ['--set', o]), ...(opts.import ?? []).flatMap((m) => ['--import', path.resolve(m)])];
+  const base = await resolveExperiment(file, { overrides: opts.set, imports: opts.import });
+  const spec = (base.value.sweep ?? {}) as SweepSpec & { name?: string; parallel?: number };
+  const grid = { ...spec.grid, ...Object.fromEntries((opts.grid ?? []).map((g) => parseGridArgument(g, (v) => parseYaml(v) as Value))) };
+  const trials = expandTrials({ ...spec, grid });
+  // Like Hydra's basic sweeper: every trial must compose before the first one runs.
+  await validateTrials(file, opts, trials);
+  if (opts.dryRun) {
+    console.log(trials.map((t) => `${t.name}\n    ${trialOverrides(t).join('  ') || '(the base experiment)'}`).join('\n'));
+    return;
+  }
+  const root = path.join(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs', spec.name ?? String(base.value.name));
+  const sweepDir = opts.resume ? newestSweep(root) : path.join(root, timestamp(new Date()));
+  fs.mkdirSync(sweepDir, { recursive: true });
+  writeFileAtomic(path.join(sweepDir, 'sweep.json'), `${JSON.stringify({ file: path.resolve(file), common, trials }, null, 2)}\n`);
+  if (!opts.resume) writeHparamsExperiment(sweepDir, trials);
+  const parallel = opts.parallel ?? spec.parallel ?? (gpuVisible() ? 1 : os.cpus().length);
+  console.error(`sweep: ${trials.length} trials in ${sweepDir}, ${parallel} at a time`);
+  const outcomes = await launchTrials(trials, {
+    file: path.resolve(file),
+    sweepDir,
+    common,
+    parallel,
+    threadsPerTrial: Math.max(1, Math.floor(os.cpus().length / parallel)),
+    onEvent: (line) => console.error(line),
+  });
+  console.log(summarize(outcomes, sweepDir));
+  const failed = outcomes.filter((o) => o.status !== 'completed' && o.status !== 'skipped');
+  if (failed.length) {
+    throw new XpError(`${failed.length} of ${trials.length} trials did not complete (${failed.map((o) => o.trial.name).join(', ')}); re-run with --resume`);
+  }
+}
+
+async function validateTrials(file: string, opts: SweepOptions, trials: Trial[]): Promise<void> {
+  const issues: Issue[] = [];
+  for (const trial of trials) {
+    try {
+      await resolveExperiment(file, { overrides: [...(opts.set ?? []), ...trialOverrides(trial)], imports: opts.import });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      issues.push(...err.issues.map((i) => ({ ...i, message: `${trial.name}: ${i.message}` })));
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
+}
+
+function newestSweep(root: string): string {
+  const stamps = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'sweep.json'))).sort() : [];
+  if (!stamps.length) throw new XpError(`--resume: no earlier sweep in ${root}`);
+  return path.join(root, stamps[stamps.length - 1]);
+}
+
+/** One experiment summary at the sweep root: TensorBoard's HParams dashboard then compares the trials. */
+function writeHparamsExperiment(sweepDir: string, trials: Trial[]): void {
+  const paths = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
+  hparamsExperiment(sweepDir, {
+    hparams: paths.map((name) => ({ name, domain: [...new Set(trials.map((t) => t.params[name]).filter((v) => v !== undefined))] })),
+    metrics: [{ tag: 'Training/MSE' }, { tag: 'Training/EMA_MSE' }],
+  });
+}

@@ -1,0 +1,70 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expandTrials, trialOverrides } from '../framework/sweep/trials.js';
+import { xp } from './support/cli.js';
+
+test('a grid is the cartesian product of its axes, then explicit trials, then random draws', () => {
+  const trials = expandTrials({
+    grid: { 'callbacks.ema.beta': [0.99, 0.999], seed: [0, 1] },
+    trials: [{ 'optimizer.lr': 0.001 }],
+    random: { seed: 3, count: 2, params: { 'optimizer.lr': { min: 1e-4, max: 1e-2, log: true }, 'dataset.shuffle': [true, false] } },
+  });
+  assert.is(trials.length, 7);
+  assert.equal(trials.slice(0, 4).map((t) => t.params), [
+    { 'callbacks.ema.beta': 0.99, seed: 0 },
+    { 'callbacks.ema.beta': 0.99, seed: 1 },
+    { 'callbacks.ema.beta': 0.999, seed: 0 },
+    { 'callbacks.ema.beta': 0.999, seed: 1 },
+  ]);
+  assert.is(trials[0].name, 'trial-0-beta=0.99,seed=0');
+  assert.equal(trialOverrides(trials[4]), ['optimizer.lr=0.001']);
+  for (const t of trials.slice(5)) {
+    const lr = t.params['optimizer.lr'] as number;
+    assert.ok(lr >= 1e-4 && lr <= 1e-2);
+  }
+  assert.equal(expandTrials({ random: { seed: 3, count: 2, params: { x: [1, 2, 3] } } }), expandTrials({ random: { seed: 3, count: 2, params: { x: [1, 2, 3] } } }));
+});
+
+test('xp sweep runs every trial as an ordinary run, summarizes them, and --resume skips completed trials', () => {
+  const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-sweep-'));
+  try {
+    const args = [
+      'sweep', 'experiments/sweep-ema-beta.yaml', '--runs-dir', runs, '--grid', 'callbacks.ema.beta=0.9,0.99',
+      '--set', 'trainer.max_steps=2', '--set', 'dataset.batch_size=4', '--set', 'callbacks.samples.every_epochs=0',
+      '--set', 'callbacks.ema_samples.every_epochs=0', '--parallel', '2',
+    ];
+    const first = xp(args);
+    assert.is(first.code, 0, first.stderr);
+    const [stamp] = fs.readdirSync(path.join(runs, 'sweep-ema-beta'));
+    const sweepDir = path.join(runs, 'sweep-ema-beta', stamp);
+    const trialDirs = fs.readdirSync(sweepDir).filter((d) => fs.statSync(path.join(sweepDir, d)).isDirectory()).sort();
+    assert.equal(trialDirs, ['trial-0-beta=0.9', 'trial-1-beta=0.99']);
+    for (const [i, dir] of trialDirs.entries()) {
+      const info = JSON.parse(fs.readFileSync(path.join(sweepDir, dir, 'run.json'), 'utf8'));
+      assert.equal([info.status, info.steps], ['completed', 2]);
+      assert.match(fs.readFileSync(path.join(sweepDir, dir, 'config.yaml'), 'utf8'), `beta: ${[0.9, 0.99][i]}`);
+    }
+    const csv = fs.readFileSync(path.join(sweepDir, 'summary.csv'), 'utf8').trim().split('\n');
+    assert.is(csv[0], 'trial,callbacks.ema.beta,status,steps,Training/MSE,Training/EMA_MSE');
+    assert.is(csv.length, 3);
+    assert.ok(fs.readdirSync(sweepDir).some((f) => f.startsWith('events.out.tfevents.')), 'the HParams experiment record');
+
+    const again = xp([...args, '--resume']);
+    assert.is(again.code, 0, again.stderr);
+    assert.match(again.stderr, 'trial-0-beta=0.9: already completed, skipped');
+    assert.is(fs.readdirSync(path.join(runs, 'sweep-ema-beta')).length, 1);
+  } finally {
+    fs.rmSync(runs, { recursive: true, force: true });
+  }
+});
+
+test('every trial is validated before any runs', () => {
+  const result = xp(['sweep', 'experiments/sweep-ema-beta.yaml', '--grid', 'callbacks.ema.beta=0.9,1.5', '--dry-run']);
+  assert.is(result.code, 2);
+  assert.match(result.stderr, /trial-1-beta=1\.5: .*must be < 1/);
+});
+
+test.run();
