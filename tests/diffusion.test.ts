@@ -269,7 +269,7 @@ function ddpmSteps({ steps, alphas, alphaBars }: NoiseSchedule): ReferenceStep[]
   });
 }
 
-/** Song et al.'s DDIM update (their eq. 12) over the given timesteps, x_0 estimates clamped. */
+/** Song et al.'s DDIM update (their eq. 12) over the given timesteps, x_0 estimates clamped and ε re-derived from them. */
 function ddimSteps({ alphaBars }: NoiseSchedule, timesteps: number[], eta: number): ReferenceStep[] {
   return timesteps.map((t, k) => {
     const [now, previous] = [alphaBars[t], k + 1 < timesteps.length ? alphaBars[timesteps[k + 1]] : 1];
@@ -279,7 +279,8 @@ function ddimSteps({ alphaBars }: NoiseSchedule, timesteps: number[], eta: numbe
       noisy: sigma > 0,
       next: (x, e, z) => {
         const x0 = clamp((x - Math.sqrt(1 - now) * e) / Math.sqrt(now));
-        return Math.sqrt(previous) * x0 + Math.sqrt(1 - previous - sigma ** 2) * e + sigma * z;
+        const consistent = (x - Math.sqrt(now) * x0) / Math.sqrt(1 - now);
+        return Math.sqrt(previous) * x0 + Math.sqrt(1 - previous - sigma ** 2) * consistent + sigma * z;
       },
     };
   });

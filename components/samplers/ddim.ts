@@ -28,7 +28,7 @@ const DdimParams = Type.Object({
   }),
   clip_denoised: Type.Boolean({
     default: true,
-    description: 'Clamp each step\'s estimate of x_0 to [−1, 1], the range of the data.',
+    description: "Clamp each step's estimate of x_0 to [−1, 1], the range of the data, and use the noise that matches it.",
   }),
 });
 type DdimParams = Static<typeof DdimParams>;
@@ -66,8 +66,14 @@ export class DdimSampler implements Sampler {
       const sigma = this.params.eta * Math.sqrt(((1 - previous) / (1 - alphaBar)) * (1 - alphaBar / previous));
 
       let x0: tf.Tensor4D = x.sub(predictedNoise.mul(Math.sqrt(1 - alphaBar))).div(Math.sqrt(alphaBar));
-      if (this.params.clip_denoised) x0 = tf.clipByValue(x0, -1, 1);
-      const next: tf.Tensor4D = x0.mul(Math.sqrt(previous)).add(predictedNoise.mul(Math.sqrt(1 - previous - sigma ** 2)));
+      let noise = predictedNoise;
+      if (this.params.clip_denoised) {
+        x0 = tf.clipByValue(x0, -1, 1);
+        // The noise that goes with the clamped x_0 (as GLIDE does): with the model's own, an
+        // under-trained model's clamped estimates leave a gray, speckled background.
+        noise = x.sub(x0.mul(Math.sqrt(alphaBar))).div(Math.sqrt(1 - alphaBar));
+      }
+      const next: tf.Tensor4D = x0.mul(Math.sqrt(previous)).add(noise.mul(Math.sqrt(1 - previous - sigma ** 2)));
       // Only a stochastic step consumes random numbers, so eta = 0 draws nothing after x_T.
       return sigma > 0 ? next.add(drawNoise(rng, [n, ...shape]).mul(sigma)) : next;
     }, options);
