@@ -40,6 +40,28 @@ export function fastestOfRounds<K extends string>(
   return best;
 }
 
+/** Like `fastestOfRounds`, but keeps each function's median time in ms. */
+export function medianOfRounds<K extends string>(
+  fns: Record<K, () => void>,
+  { warmup, reps }: { warmup: number; reps: number },
+): Record<K, number> {
+  const names = Object.keys(fns) as K[];
+  const times = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let round = 0; round < warmup + reps; round++) {
+    for (const name of names) {
+      const start = performance.now();
+      fns[name]();
+      if (round >= warmup) times[name].push(performance.now() - start);
+    }
+  }
+  const median = (ts: number[]) => {
+    const sorted = [...ts].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  return Object.fromEntries(names.map((name) => [name, median(times[name])])) as Record<K, number>;
+}
+
 export function gflops(flop: number, ms: number): number {
   return flop / ms / 1e6;
 }

@@ -1,16 +1,34 @@
 /**
  * Convolution training kernels: forward, dx and dW of 3x3 'same' convs at the UNet's shapes,
  * and a training step through a stack of two of them, with xp's wasm kernels
- * (framework/wasm-kernels.ts) and without them.
+ * (framework/wasm-kernels.ts) and without them; then forward, dx and dW at the quick-start
+ * model's small channel counts, with dW by each of its two formulations and by the shape rule
+ * that picks between them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { displacedWasmKernel } from '../framework/wasm-kernels.js';
-import { fastestOfRounds, gflops, table, type Benchmark, type BenchmarkContext } from './harness.js';
+import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, forceFilterGradFormulation, type FilterGradFormulation } from '../framework/wasm-kernels.js';
+import { fastestOfRounds, gflops, medianOfRounds, table, type Benchmark, type BenchmarkContext } from './harness.js';
 
 interface ConvShape {
   batch: number;
   size: number;
   channels: number;
+}
+
+interface SmallShape {
+  batch: number;
+  size: number;
+  in: number;
+  out: number;
+}
+
+interface SmallShapeResult {
+  shape: SmallShape & { kernel: number };
+  forward: Rate;
+  dx: Rate;
+  dWByConv: Rate;
+  dWByIm2col: Rate;
+  dW: Rate & { formulation: FilterGradFormulation };
 }
 
 interface Rate {
@@ -43,6 +61,24 @@ const SHAPES: ConvShape[] = [
   { batch: 64, size: 14, channels: 128 },
   { batch: 64, size: 7, channels: 256 },
 ];
+/** Small-channel convs of the quick-start model (and the issue's profile), in -> out channels. */
+const SMALL_SHAPES: SmallShape[] = [
+  { batch: 64, size: 28, in: 1, out: 8 },
+  { batch: 64, size: 28, in: 1, out: 16 },
+  { batch: 64, size: 28, in: 8, out: 8 },
+  { batch: 64, size: 28, in: 16, out: 16 },
+  { batch: 64, size: 28, in: 24, out: 24 },
+  { batch: 64, size: 28, in: 24, out: 12 },
+  { batch: 64, size: 28, in: 48, out: 24 },
+  { batch: 64, size: 28, in: 48, out: 48 },
+  { batch: 64, size: 14, in: 16, out: 16 },
+  { batch: 64, size: 14, in: 48, out: 48 },
+  { batch: 64, size: 14, in: 96, out: 96 },
+  { batch: 64, size: 7, in: 32, out: 32 },
+  { batch: 64, size: 7, in: 64, out: 64 },
+];
+/** Medians: the small shapes take milliseconds, so seven rounds cost little. */
+const SMALL_REPS = { warmup: 1, reps: 7 };
 const KERNEL = 3;
 const STACK_DEPTH = 2;
 const CONV_ATTRS = { strides: 1, pad: 'same', dataFormat: 'NHWC' } as const;
@@ -70,9 +106,14 @@ export const kernels: Benchmark = {
     const notes = comparable
       ? [`"without" = ${WITHOUT}.`, ...acceptance(results[0])]
       : ['No "without" rows: they compare wasm kernels only.'];
+    const small = comparable ? SMALL_SHAPES.map(measureSmallShape) : [];
+    const smallReport = comparable
+      ? ['', `Small channel counts, ${KERNEL}x${KERNEL} 'same', median ms (GFLOP/s) of ${SMALL_REPS.reps} interleaved rounds;`,
+        'dW by conv is the formulation every shape used before the rule; dW is what the rule picks.', '', smallTable(small)]
+      : [];
     return {
-      report: [reportTable(results), '', ...notes].join('\n'),
-      data: { without: comparable ? WITHOUT : null, reps: { fast: FAST_REPS, slow: SLOW_REPS }, results },
+      report: [reportTable(results), '', ...notes, ...smallReport].join('\n'),
+      data: { without: comparable ? WITHOUT : null, reps: { fast: FAST_REPS, slow: SLOW_REPS, small: SMALL_REPS }, results, small },
     };
   },
 };
@@ -171,6 +212,52 @@ async function cpuFilterGradientOfOneImage(x: tf.Tensor4D, dy: tf.Tensor4D, filt
   } finally {
     await tf.setBackend(previous);
   }
+}
+
+function measureSmallShape(shape: SmallShape): SmallShapeResult {
+  const { batch, size } = shape;
+  process.stderr.write(`measuring ${batch}x${size}x${size}x${shape.in} -> ${shape.out}\n`);
+  const x = tf.randomNormal<tf.Rank.R4>([batch, size, size, shape.in]);
+  const filter = tf.randomNormal<tf.Rank.R4>([KERNEL, KERNEL, shape.in, shape.out]);
+  const dy = tf.randomNormal<tf.Rank.R4>([batch, size, size, shape.out]);
+  const dW = (formulation?: FilterGradFormulation) => () => {
+    forceFilterGradFormulation(formulation);
+    try {
+      runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...CONV_ATTRS, filterShape: filter.shape }));
+    } finally {
+      forceFilterGradFormulation(undefined);
+    }
+  };
+  try {
+    const ms = medianOfRounds({
+      forward: () => runAndFree(() => tf.conv2d(x, filter, 1, 'same')),
+      dx: () => runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...CONV_ATTRS, inputShape: x.shape })),
+      dWByConv: dW('conv'),
+      dWByIm2col: dW('im2col'),
+      dW: dW(),
+    }, SMALL_REPS);
+    const flop = 2 * batch * size * size * shape.in * shape.out * KERNEL * KERNEL;
+    const info = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, 1, 1, 'same');
+    return {
+      shape: { ...shape, kernel: KERNEL },
+      forward: rate(flop, ms.forward),
+      dx: rate(flop, ms.dx),
+      dWByConv: rate(flop, ms.dWByConv),
+      dWByIm2col: rate(flop, ms.dWByIm2col),
+      dW: { ...rate(flop, ms.dW), formulation: filterGradFormulationOf(info) },
+    };
+  } finally {
+    tf.dispose([x, filter, dy]);
+  }
+}
+
+function smallTable(results: SmallShapeResult[]): string {
+  const cell = (r: Rate) => `${rounded(r.ms)} (${rounded(r.gflops)})`;
+  const rows = results.map((r) => [
+    `${r.shape.batch}x${r.shape.size}x${r.shape.size}x${r.shape.in}->${r.shape.out}`,
+    cell(r.forward), cell(r.dx), cell(r.dWByConv), cell(r.dWByIm2col), cell(r.dW), r.dW.formulation,
+  ]);
+  return table(['shape (NxHxWxCin->Cout)', 'fwd', 'dx', 'dW by conv', 'dW by im2col', 'dW', 'rule picks'], rows);
 }
 
 /** Three significant digits below 100, whole numbers above. */

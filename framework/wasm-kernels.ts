@@ -9,7 +9,8 @@
  *   dx = conv(dy with zeros inserted between rows and columns for stride > 1, padded,
  *             by the spatially flipped filter with in and out channels swapped);
  *   dW = conv(x with batch and channels swapped, by dy used as the filter, dilated by the
- *             stride), cropped to the filter's size and transposed back.
+ *             stride), cropped to the filter's size and transposed back; or, where measured
+ *             faster (see `filterGradFormulation`), im2col patches of x times dy in one GEMM.
  * They call kernels directly, not tf ops, as tfjs backends do inside kernels, and free every
  * intermediate they make.
  *
@@ -23,6 +24,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type Shape4D = [number, number, number, number];
 type RunKernel = (kernelName: string, inputs: tf.NamedTensorInfoMap, attrs?: tf.NamedAttrMap) => tf.TensorInfo;
+/** Hands a tensor made outside `run` to `withScratch` to free with the rest; returns it. */
+type Adopt = (made: tf.TensorInfo) => tf.TensorInfo;
 
 const BACKEND = 'wasm';
 
@@ -51,18 +54,19 @@ function replaceKernel(config: tf.KernelConfig): void {
 
 /**
  * Runs `body` with a `run` that calls wasm kernels directly, then frees every tensor `run`
- * made except the one `body` returns (also when `body` throws).
+ * made or `adopt` was given except the one `body` returns (also when `body` throws).
  */
-function withScratch(backend: tf.KernelBackend, body: (run: RunKernel) => tf.TensorInfo): tf.TensorInfo {
+function withScratch(backend: tf.KernelBackend, body: (run: RunKernel, adopt: Adopt) => tf.TensorInfo): tf.TensorInfo {
   const made: tf.TensorInfo[] = [];
-  const run: RunKernel = (kernelName, inputs, attrs = {}) => {
-    const out = tf.getKernel(kernelName, BACKEND).kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+  const adopt: Adopt = (out) => {
     made.push(out);
     return out;
   };
+  const run: RunKernel = (kernelName, inputs, attrs = {}) =>
+    adopt(tf.getKernel(kernelName, BACKEND).kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo);
   let result: tf.TensorInfo | undefined;
   try {
-    result = body(run);
+    result = body(run, adopt);
     return result;
   } finally {
     for (const info of made) if (info !== result) backend.disposeData(info.dataId);
@@ -141,24 +145,147 @@ function filterGradPadAfter(inSize: number, kernel: number, padBefore: number, o
   return Math.max(0, (outSize - 1) * stride + kernel - inSize - padBefore);
 }
 
+/** The two ways `conv2DBackpropFilter` can compute dW; see `filterGradFormulation`. */
+export type FilterGradFormulation = 'conv' | 'im2col';
+
+let forcedFormulation: FilterGradFormulation | undefined;
+
+/** Makes dW use one formulation whatever the shape (undefined: back to the rule), for tests and benchmarks. */
+export function forceFilterGradFormulation(formulation: FilterGradFormulation | undefined): void {
+  forcedFormulation = formulation;
+}
+
+/**
+ * Which formulation computes dW for a conv: 'im2col' at stride 1 with at least 28 x 28 output
+ * pixels and either at least 48 output channels or a single input channel with at least 16
+ * output channels; 'conv' otherwise. Measured by bench/kernels.ts on 2 shared x86 cores (3x3
+ * 'same', batch 64, median ms of 7 interleaved rounds, dW by conv / by im2col; forward for scale):
+ *   28x28: 1->8 2.7/3.1 (fwd 0.7), 1->16 8.6/5.4 (1.3), 8->8 6.0/8.4 (2.6), 16->16 23.5/22.2 (9.3),
+ *          24->24 45/42 (21), 24->12 28.8/31.2 (13.9), 48->24 80/79 (40), 48->48 150/132 (83),
+ *          64->64 254/228 (150, another run);
+ *   14x14: 16->16 4.4/6.0 (2.3), 48->48 32.8/34.0 (20.5), 96->96 139/136 (87);
+ *   7x7:   32->32 3.9/6.0 (2.6), 64->64 13.8/17.5 (9.8), 256->256 195/205 (another run).
+ * Neither is far from the other: both run their arithmetic at XNNPACK's speed (the im2col GEMM
+ * at ~24 GFLOP/s, like the forward conv), and dW costs ~1.5-2x the forward either way: the
+ * conv's repacking of dy as a filter costs about what building the 9x-larger patches does.
+ * im2col wins by 10-15% only where the GEMM is big enough to pay for its patch copies and its
+ * wider-by-padding output grid, and at Cin = 1, where its patches are tiny and the conv is
+ * mostly repacking; below 28 x 28 the wider grid (+14% at 14, +29% at 7) and the copies lose,
+ * and differences under ~10% were within run-to-run noise, so they stay with 'conv'. Other
+ * strides keep 'conv' (im2col's strided slices were not measured faster).
+ */
+export function filterGradFormulation(info: tf.backend_util.Conv2DInfo): FilterGradFormulation {
+  if (forcedFormulation) return forcedFormulation;
+  const unitStride = info.strideHeight === 1 && info.strideWidth === 1;
+  const bigGrid = info.outHeight * info.outWidth >= 28 * 28;
+  const worthIt = info.outChannels >= 48 || (info.inChannels === 1 && info.outChannels >= 16);
+  return unitStride && bigGrid && worthIt ? 'im2col' : 'conv';
+}
+
 function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const info = convInfo(x.shape as Shape4D, a.filterShape, a);
+  const formulation = filterGradFormulation(info);
+  return withScratch(backend as tf.KernelBackend, (run, adopt) =>
+    formulation === 'im2col' ? filterGradByMatMul(run, adopt, backend as BackendWasm, x, dy, info) : filterGradByConv(run, x, dy, info));
+}
+
+/**
+ * dW as one wasm Conv2D: x with batch and channels swapped, [Cin, H, W, N], by dy used as the
+ * filter, [oh, ow, N, Cout], dilated by the stride; its kh x kw output pixels are dW.
+ */
+function filterGradByConv(run: RunKernel, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
-  return withScratch(backend as tf.KernelBackend, (run) => {
-    const channelsAsBatch = run('Transpose', { x }, { perm: [3, 1, 2, 0] });
-    const dyAsFilter = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-    const pad: tf.backend_util.ExplicitPadding = [
-      [0, 0],
-      [padInfo.top, filterGradPadAfter(info.inHeight, kh, padInfo.top, info.outHeight, sh)],
-      [padInfo.left, filterGradPadAfter(info.inWidth, kw, padInfo.left, info.outWidth, sw)],
-      [0, 0],
-    ];
-    const perInputChannel = conv2d(run, channelsAsBatch, dyAsFilter, pad, [sh, sw]);
-    const cropped = crop(run, perInputChannel, [0, 0, 0, 0], [info.inChannels, kh, kw, info.outChannels]);
-    return run('Transpose', { x: cropped }, { perm: [1, 2, 0, 3] });
-  });
+  const channelsAsBatch = run('Transpose', { x }, { perm: [3, 1, 2, 0] });
+  const dyAsFilter = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const pad: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [padInfo.top, filterGradPadAfter(info.inHeight, kh, padInfo.top, info.outHeight, sh)],
+    [padInfo.left, filterGradPadAfter(info.inWidth, kw, padInfo.left, info.outWidth, sw)],
+    [0, 0],
+  ];
+  const perInputChannel = conv2d(run, channelsAsBatch, dyAsFilter, pad, [sh, sw]);
+  const cropped = crop(run, perInputChannel, [0, 0, 0, 0], [info.inChannels, kh, kw, info.outChannels]);
+  return run('Transpose', { x: cropped }, { perm: [1, 2, 0, 3] });
+}
+
+/**
+ * dW as im2col and one wasm BatchMatMul (XNNPACK GEMM, which wasm only uses without transposes):
+ * dW[(i, j, c), Cout] = patches[(i, j, c), M] x dy[M, Cout], with M the output pixels of every image.
+ * x goes to [Cin, N, H, W] and is padded, so a tap's patch rows are slices of it that
+ * concatenate straight into that layout.
+ *
+ * At stride 1 each (c, n) image's patch for tap (i, j) is one contiguous run of the padded
+ * image, oh rows of the padded width Wp starting at row i, column j, if the output grid keeps
+ * the padding columns: so M counts oh x Wp pixels per image, not oh x ow, and dy gets zero
+ * columns there, which cancel whatever those patch columns hold (the next row's start; one
+ * spare padded row keeps the last tap inside the image). That turns Cin x N x oh short copies
+ * per tap into Cin x N long ones, for (Wp / ow - 1) more GEMM work. Other strides take strided
+ * slices, [Cin x N, oh, ow] per tap.
+ */
+function filterGradByMatMul(run: RunKernel, adopt: Adopt, backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
+  const { batchSize: n, inChannels: cin, outChannels: cout, outHeight: oh, outWidth: ow } = info;
+  const images = cin * n;
+  const unitStride = sh === 1 && sw === 1;
+  const top = padInfo.top;
+  const left = padInfo.left;
+  const bottom = filterGradPadAfter(info.inHeight, kh, top, oh, sh) + (unitStride && kw > 1 ? 1 : 0);
+  const right = filterGradPadAfter(info.inWidth, kw, left, ow, sw);
+  const hp = info.inHeight + top + bottom;
+  const wp = info.inWidth + left + right;
+  const channelsFirst = run('Transpose', { x }, { perm: [3, 0, 1, 2] });
+  const asImages = run('Reshape', { x: channelsFirst }, { shape: [images, info.inHeight, info.inWidth] });
+  const padded = top + bottom + left + right > 0
+    ? run('PadV2', { x: asImages }, { paddings: [[0, 0], [top, bottom], [left, right]], constantValue: 0 })
+    : asImages;
+  let patches: tf.TensorInfo;
+  let columns: tf.TensorInfo;
+  if (unitStride) {
+    patches = adopt(copyUnitStrideTaps(backend, padded, kh, kw, oh * wp));
+    columns = wp === ow ? dy : run('PadV2', { x: dy }, { paddings: [[0, 0], [0, 0], [0, wp - ow], [0, 0]], constantValue: 0 });
+  } else {
+    const taps: tf.TensorInfo[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        taps.push(run('StridedSlice', { x: padded }, {
+          begin: [0, i, j], end: [images, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1], strides: [1, sh, sw],
+          beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+        }));
+      }
+    }
+    patches = taps.length === 1 ? taps[0] : run('Concat', taps as unknown as tf.NamedTensorInfoMap, { axis: 0 });
+    columns = dy;
+  }
+  const rows = kh * kw * cin;
+  const a = run('Reshape', { x: patches }, { shape: [rows, tf.util.sizeFromShape(patches.shape) / rows] });
+  const b = run('Reshape', { x: columns }, { shape: [a.shape[1], cout] });
+  const product = run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+  return run('Reshape', { x: product }, { shape: [kh, kw, cin, cout] });
+}
+
+/**
+ * [kh x kw x images, length]: for each tap (i, j), then each image of `padded` [images, Hp, Wp],
+ * the `length` values starting at row i, column j of that image, copied straight on the wasm
+ * heap (wasm's Slice would copy all of `padded` off the heap for each tap, then the concat
+ * would copy the taps again).
+ */
+function copyUnitStrideTaps(backend: BackendWasm, padded: tf.TensorInfo, kh: number, kw: number, length: number): tf.TensorInfo {
+  const [images, hp, wp] = padded.shape;
+  const out = backend.makeOutput([kh * kw * images, length], 'float32');
+  // Views are taken after allocating: growing the heap detaches older ones.
+  const src = backend.typedArrayFromHeap(padded) as Float32Array;
+  const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  let to = 0;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      for (let image = 0, from = i * wp + j; image < images; image++, from += hp * wp, to += length) {
+        dst.set(src.subarray(from, from + length), to);
+      }
+    }
+  }
+  return out;
 }
 
 function maxPoolGrad({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {

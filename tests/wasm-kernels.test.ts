@@ -2,7 +2,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { requestedBackend, selectBackend } from '../framework/backend.js';
-import { displacedWasmKernel, registerWasmTrainingKernels } from '../framework/wasm-kernels.js';
+import {
+  displacedWasmKernel,
+  filterGradFormulation,
+  forceFilterGradFormulation,
+  registerWasmTrainingKernels,
+  type FilterGradFormulation,
+} from '../framework/wasm-kernels.js';
 import { backendReady } from './setup.js';
 
 const test = suite('wasm training kernels');
@@ -123,6 +129,50 @@ test('conv2d gradients match cpu at the UNet shapes', async () => {
   for (const c of cases) await assertConvGradientsMatchCpu(c);
 });
 
+/** Runs `body` with dW forced to `formulation`, then hands dW back to the shape rule. */
+async function withFormulation(formulation: FilterGradFormulation, body: () => unknown): Promise<void> {
+  forceFilterGradFormulation(formulation);
+  try {
+    await body();
+  } finally {
+    forceFilterGradFormulation(undefined);
+  }
+}
+
+const FORMULATION_CASES: ConvCase[] = [
+  { input: [2, 8, 8, 1], kernel: [3, 3], outChannels: 4, strides: 1, pad: 'same' },
+  { input: [3, 7, 9, 1], kernel: [3, 3], outChannels: 2, strides: 1, pad: 'valid' },
+  { input: [2, 9, 7, 3], kernel: [3, 3], outChannels: 5, strides: 2, pad: 'same' },
+  { input: [2, 9, 8, 2], kernel: [3, 3], outChannels: 3, strides: 2, pad: 'valid' },
+  { input: [2, 9, 8, 3], kernel: [2, 2], outChannels: 4, strides: 1, pad: 'same' },
+  { input: [2, 9, 8, 3], kernel: [4, 4], outChannels: 2, strides: 2, pad: 'valid' },
+  { input: [1, 7, 6, 2], kernel: [3, 1], outChannels: 3, strides: [2, 1], pad: 'same' },
+  { input: [2, 5, 6, 2], kernel: [1, 3], outChannels: 3, strides: 1, pad: 4 },
+  { input: [2, 6, 5, 2], kernel: [3, 3], outChannels: 3, strides: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { input: [2, 7, 7, 4], kernel: [1, 1], outChannels: 3, strides: 1, pad: 'valid' },
+];
+
+for (const formulation of ['conv', 'im2col'] as const) {
+  test(`dW by ${formulation} matches cpu: Cin 1, odd sizes, strides 1 and 2, valid, even and 1-wide kernels, explicit pads`, async () => {
+    await withFormulation(formulation, async () => {
+      for (const c of FORMULATION_CASES) await assertConvGradientsMatchCpu(c);
+    });
+  });
+}
+
+test('the shape rule picks im2col for a large output grid with many output channels or one input channel, conv elsewhere', async () => {
+  const info = (input: [number, number, number, number], outChannels: number, strides: number) =>
+    tf.backend_util.computeConv2DInfo(input, [3, 3, input[3], outChannels], strides, 1, 'same');
+  assert.is(filterGradFormulation(info([64, 28, 28, 48], 48, 1)), 'im2col');
+  assert.is(filterGradFormulation(info([64, 28, 28, 48], 48, 2)), 'conv');
+  assert.is(filterGradFormulation(info([64, 28, 28, 1], 16, 1)), 'im2col');
+  assert.is(filterGradFormulation(info([64, 28, 28, 1], 8, 1)), 'conv');
+  assert.is(filterGradFormulation(info([64, 28, 28, 8], 8, 1)), 'conv');
+  assert.is(filterGradFormulation(info([64, 14, 14, 96], 96, 1)), 'conv');
+  // Taken by the rule, not forced: a 28x28 conv with 48 output channels goes through im2col.
+  await assertConvGradientsMatchCpu({ input: [1, 28, 28, 2], kernel: [3, 3], outChannels: 48, strides: 1, pad: 'same' });
+});
+
 test('issue 2: maxPool gradient reaches windows whose values are all negative', async () => {
   // wasm's own MaxPoolGrad starts its search at FLT_MIN and drops these windows.
   const x = randomHost([2, 6, 6, 3]);
@@ -165,7 +215,7 @@ test('a tiny UNet piece has the same gradients on wasm and cpu', async () => {
   await assertGradientsMatchCpu('tiny UNet piece', tinyUNetPiece as Differentiable, inputs);
 });
 
-test('repeated gradients leak no tensors and no wasm buffers', () => {
+test('repeated gradients leak no tensors and no wasm buffers, with either dW formulation', async () => {
   const step = (strides: number, pad: 'same' | 'valid', size: number) => {
     const x = tf.randomNormal([2, size, size, 3]);
     const w = tf.randomNormal([3, 3, 3, 4]);
@@ -177,16 +227,21 @@ test('repeated gradients leak no tensors and no wasm buffers', () => {
     step(1, 'same', 8);
     step(2, 'same', 7);
     step(2, 'valid', 8);
+    step(1, 'valid', 7);
   };
-  everyGeometry();
-  const before = tf.memory();
-  const buffersBefore = tf.backend().numDataIds();
-  for (let i = 0; i < 3; i++) everyGeometry();
-  const after = tf.memory();
-  assert.is(after.numTensors, before.numTensors, 'engine tensors');
-  assert.is(after.numDataBuffers, before.numDataBuffers, 'engine data buffers');
-  assert.is(after.numBytes, before.numBytes, 'engine bytes');
-  assert.is(tf.backend().numDataIds(), buffersBefore, 'wasm backend buffers');
+  for (const formulation of ['conv', 'im2col'] as const) {
+    await withFormulation(formulation, () => {
+      everyGeometry();
+      const before = tf.memory();
+      const buffersBefore = tf.backend().numDataIds();
+      for (let i = 0; i < 3; i++) everyGeometry();
+      const after = tf.memory();
+      assert.is(after.numTensors, before.numTensors, `${formulation}: engine tensors`);
+      assert.is(after.numDataBuffers, before.numDataBuffers, `${formulation}: engine data buffers`);
+      assert.is(after.numBytes, before.numBytes, `${formulation}: engine bytes`);
+      assert.is(tf.backend().numDataIds(), buffersBefore, `${formulation}: wasm backend buffers`);
+    });
+  }
 });
 
 test('registering again keeps the new kernels and remembers the one wasm shipped', () => {
