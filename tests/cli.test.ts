@@ -73,11 +73,12 @@ test('a short quick-start run leaves a complete run folder; xp sample and xp run
   const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
   assert.equal([info.status, info.steps, info.backend, info.experiment], ['completed', 3, 'wasm', 'quickstart']);
   assert.ok(fs.existsSync(path.join(dir, 'config.yaml')));
+  assert.equal(fs.readdirSync(path.join(dir, 'samples')).sort(), ['Training_EMAImagesOverTime-step3.png', 'Training_ImagesOverTime-step3.png']);
   assert.equal(fs.readdirSync(path.join(dir, 'checkpoints')), ['step-00000003']);
   const events = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
   assert.is(events.length, 1);
   const bytes = fs.readFileSync(path.join(dir, events[0])).toString('latin1');
-  for (const tag of ['Training/MSE', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
+  for (const tag of ['Training/MSE', 'Training/ImagesOverTime', 'Training/EMAImagesOverTime', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
     assert.ok(bytes.includes(tag), `the event file holds ${tag}`);
   }
 

@@ -99,6 +99,15 @@ test('two threads share each batch: deterministic, and the same losses as one th
   two.forEach((loss, i) => assert.ok(Math.abs(loss - one[i]) < 1e-4 * Math.abs(one[i]), `step ${i + 1}: ${loss} vs ${one[i]}`));
 });
 
+test('a loss that becomes NaN or infinite stops the run with a clear message', async () => {
+  try {
+    await train(tinyOverrides(30, ['optimizer.lr=1e30']));
+    assert.unreachable('the run must stop');
+  } catch (err) {
+    assert.match((err as Error).message, /the loss became (NaN|Infinity) at step \d+; stopped \(the last good checkpoint is kept\)/);
+  }
+});
+
 test('EMA: a copy during warm-up, then w = beta*w_ema + (1-beta)*w', async () => {
   await backendReady;
   const live = new Map([['w', tf.variable(tf.tensor1d([1, 2]))]]);

@@ -15,6 +15,10 @@ const Params = Type.Object(
       description: 'Render after every N-th epoch and after the last complete one; 0: never',
     }),
     every_steps: Type.Integer({ minimum: 0, default: 0, description: 'Also render every N steps; 0: never' }),
+    at_end: Type.Boolean({
+      default: false,
+      description: 'Also render after the last step of the run, whatever the schedule (cheap models only)',
+    }),
     weights: Type.String({ default: 'model', description: "Weights to sample with: 'model', or a set such as 'ema'" }),
     tag: Type.String({ default: 'Training/ImagesOverTime', description: 'TensorBoard image tag' }),
     columns: Type.Optional(Type.Integer({ minimum: 1, description: 'Images per grid row (default: near-square)' })),
@@ -42,6 +46,10 @@ export class SampleImages implements Callback {
     const epochComplete = ctx.step % ctx.stepsPerEpoch === 0;
     const epochsDone = ctx.step / ctx.stepsPerEpoch;
     if (every > 0 && epochComplete && (epochsDone % every === 0 || epochsDone === ctx.epochs)) this.render(ctx);
+  }
+
+  onRunEnd(ctx: TrainingContext): void {
+    if (this.params.at_end) this.render(ctx);
   }
 
   private render(ctx: TrainingContext): void {
