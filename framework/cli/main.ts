@@ -65,7 +65,7 @@ export function buildProgram(): Command {
     .option('--sampler <name>', 'sampler to use instead of the experiment\'s (ddpm, ddim)')
     .option('--steps <count>', 'sampling steps (ddim)', (v) => Number(v))
     .option('--seed <seed>', 'seed of the starting noise', (v) => Number(v), 0)
-    .option('--batch <count>', 'images per model call', (v) => Number(v), 64)
+    .option('--batch <count>', 'images per model call (the paper model on wasm: 16 fit its heap)', (v) => Number(v), 16)
     .addOption(backendOption())
     .action(async (target, opts) => (await import('./commands/sample.js')).sample(target, opts));
 
