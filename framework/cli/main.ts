@@ -43,13 +43,30 @@ export function buildProgram(): Command {
   configOptions(program.command('summary <file>').description("print the model's stages: output shapes, parameters, FLOPs"))
     .action(async (file, opts) => (await import('./commands/summary.js')).summary(file, opts));
 
-  configOptions(program.command('sweep <file>').description("run a sweep's trials (the file's sweep: section and/or --grid)"))
+  configOptions(program.command('sweep [file]').description("run a sweep's trials (the file's sweep: section and/or --grid)"))
     .option('--grid <path=a,b,c>', 'a grid axis (repeatable; adds to the sweep: section)', collect)
     .option('--parallel <n>', 'trials at once (default: one per core; one on a GPU)', (v) => Number(v))
     .option('--dry-run', 'list the trials and stop')
     .option('--resume', 'continue the newest sweep of this name: skip completed trials, resume the rest')
     .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
-    .action(async (file, opts) => (await import('./commands/sweep.js')).sweep(file, opts));
+    .addOption(new Option('--launcher <name>', 'where trials run').choices(['local', 'redis']).default('local'))
+    .option('--redis <url>', 'Redis for --launcher redis: redis://HOST:PORT')
+    .option('--detach', 'with --launcher redis: queue the trials and return')
+    .option('--status <sweep-dir>', "print a sweep's trial states and stop")
+    .action(async (file, opts) => {
+      const commands = await import('./commands/sweep.js');
+      if (opts.status) return commands.sweepStatus(opts.status);
+      if (!file) throw new XpError('xp sweep needs an experiment FILE (or --status SWEEP_DIR)');
+      return commands.sweep(file, opts);
+    });
+
+  program
+    .command('worker')
+    .description('run sweep trials queued on Redis (a runs folder shared with the sweep command)')
+    .requiredOption('--redis <url>', 'redis://HOST:PORT')
+    .option('--concurrency <n>', 'trials at once', (v) => Number(v), 1)
+    .option('--lock-seconds <s>', "seconds after which a dead worker's trial goes to another worker", (v) => Number(v), 30)
+    .action(async (opts) => (await import('./commands/sweep.js')).worker(opts));
 
   program
     .command('runs [dir]')

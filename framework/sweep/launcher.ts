@@ -17,17 +17,33 @@ export interface TrialOutcome {
   info?: RunInfo;
 }
 
-export interface LaunchOptions {
+/** What running one trial needs: plain data, so it can travel through a queue to another machine. */
+export interface TrialTask {
   file: string;
   sweepDir: string;
-  /** Overrides every trial shares (the sweep command's --set and --import). */
+  /** Arguments every trial shares (the sweep command's --set and --import). */
   common: string[];
-  parallel: number;
   threadsPerTrial: number;
+}
+
+export interface LaunchOptions extends TrialTask {
+  parallel: number;
   onEvent: (line: string) => void;
 }
 
 const xpBin = path.join(packageRoot, 'bin', 'xp.js');
+
+/** Set for a trial's `xp run`: it ends as soon as the launcher or worker that started it is gone. */
+export const EXIT_WITH_PARENT = 'XP_EXIT_WITH_PARENT';
+
+/** In a trial's process: die with the parent (Linux re-parents an orphan, changing its ppid). */
+export function exitWithParent(): void {
+  if (process.env[EXIT_WITH_PARENT] !== '1') return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL');
+  }, 500).unref();
+}
 
 export async function launchTrials(trials: Trial[], options: LaunchOptions): Promise<TrialOutcome[]> {
   const outcomes: TrialOutcome[] = [];
@@ -64,7 +80,15 @@ export function readRunInfo(dir: string): RunInfo | undefined {
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RunInfo) : undefined;
 }
 
-async function runTrial(trial: Trial, options: LaunchOptions, running: Set<ChildProcess>): Promise<TrialOutcome> {
+/**
+ * Runs one trial as an `xp run` process (resuming it if it has a checkpoint, skipping it if
+ * it completed). The process exits with its parent, so a killed worker leaves no trial behind.
+ */
+export async function runTrial(
+  trial: Trial,
+  options: TrialTask & { onEvent: (line: string) => void },
+  running: Set<ChildProcess>,
+): Promise<TrialOutcome> {
   const dir = trialDir(options, trial);
   const before = readRunInfo(dir);
   if (before?.status === 'completed') {
@@ -80,7 +104,10 @@ async function runTrial(trial: Trial, options: LaunchOptions, running: Set<Child
     : ['run', options.file, '--run-dir', dir, ...options.common, ...trialOverrides(trial).flatMap((o) => ['--set', o]), '--set', threads];
   options.onEvent(`${trial.name}: ${resumable ? 'resuming' : 'started'}`);
   const log = fs.openSync(path.join(options.sweepDir, `${trial.name}.log`), 'a');
-  const child = spawn(process.execPath, [xpBin, ...args], { stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [xpBin, ...args], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, [EXIT_WITH_PARENT]: '1' },
+  });
   running.add(child);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   running.delete(child);

@@ -17,6 +17,7 @@ import { StopSignal } from '../../run/stop-signal.js';
 import { pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../../run/checkpoint.js';
 import { XpError } from '../../errors.js';
 import { hparamsOf } from '../../run/hparams.js';
+import { exitWithParent } from '../../sweep/launcher.js';
 
 export interface RunOptions {
   set?: string[];
@@ -29,6 +30,7 @@ export interface RunOptions {
 }
 
 export async function run(file: string | undefined, opts: RunOptions): Promise<void> {
+  exitWithParent();
   const resuming = opts.resume !== undefined;
   if (resuming === (file !== undefined)) throw new XpError('give either an experiment FILE or --resume RUN_DIR');
   const folderToResume = resuming ? RunFolder.open(opts.resume!) : undefined;

@@ -14,7 +14,8 @@ import { hparamsExperiment } from '../../records/tensorboard/writer.js';
 import { writeFileAtomic } from '../../fsutil.js';
 import { timestamp } from '../../run/run-folder.js';
 import { expandTrials, parseGridArgument, trialOverrides, type SweepSpec, type Trial, type Value } from '../../sweep/trials.js';
-import { launchTrials } from '../../sweep/launcher.js';
+import { launchTrials, readRunInfo, trialDir, type TrialOutcome } from '../../sweep/launcher.js';
+import { enqueueTrials, runWorker, waitForTrials } from '../../sweep/redis.js';
 import { summarize } from '../../sweep/summary.js';
 
 export interface SweepOptions {
@@ -25,6 +26,9 @@ export interface SweepOptions {
   dryRun?: boolean;
   resume?: boolean;
   runsDir?: string;
+  launcher?: 'local' | 'redis';
+  redis?: string;
+  detach?: boolean;
 }
 
 export async function sweep(file: string, opts: SweepOptions): Promise<void> {
@@ -39,25 +43,54 @@ export async function sweep(file: string, opts: SweepOptions): Promise<void> {
     console.log(trials.map((t) => `${t.name}\n    ${trialOverrides(t).join('  ') || '(the base experiment)'}`).join('\n'));
     return;
   }
-  const root = path.join(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs', spec.name ?? String(base.value.name));
+  const root = path.resolve(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs', spec.name ?? String(base.value.name));
   const sweepDir = opts.resume ? newestSweep(root) : path.join(root, timestamp(new Date()));
   fs.mkdirSync(sweepDir, { recursive: true });
   writeFileAtomic(path.join(sweepDir, 'sweep.json'), `${JSON.stringify({ file: path.resolve(file), common, trials }, null, 2)}\n`);
   if (!opts.resume) writeHparamsExperiment(sweepDir, trials);
-  const parallel = opts.parallel ?? spec.parallel ?? (gpuVisible() ? 1 : os.cpus().length);
-  console.error(`sweep: ${trials.length} trials in ${sweepDir}, ${parallel} at a time`);
-  const outcomes = await launchTrials(trials, {
-    file: path.resolve(file),
-    sweepDir,
-    common,
-    parallel,
-    threadsPerTrial: Math.max(1, Math.floor(os.cpus().length / parallel)),
-    onEvent: (line) => console.error(line),
-  });
+  const task = { file: path.resolve(file), sweepDir, common };
+  const onEvent = (line: string) => console.error(line);
+  let outcomes: TrialOutcome[];
+  if ((opts.launcher ?? 'local') === 'redis') {
+    if (!opts.redis) throw new XpError('--launcher redis needs --redis redis://HOST:PORT');
+    const ids = await enqueueTrials(opts.redis, task, trials);
+    console.error(`sweep: ${trials.length} trials queued on ${opts.redis}; start workers with: xp worker --redis ${opts.redis}`);
+    if (opts.detach) {
+      console.error(`see progress with: xp sweep --status ${sweepDir}`);
+      return;
+    }
+    await waitForTrials(opts.redis, ids, onEvent);
+    outcomes = trials.map((trial) => outcomeOf(trial, sweepDir));
+  } else {
+    const parallel = opts.parallel ?? spec.parallel ?? (gpuVisible() ? 1 : os.cpus().length);
+    console.error(`sweep: ${trials.length} trials in ${sweepDir}, ${parallel} at a time`);
+    const threadsPerTrial = Math.max(1, Math.floor(os.cpus().length / parallel));
+    outcomes = await launchTrials(trials, { ...task, parallel, threadsPerTrial, onEvent });
+  }
+  reportOutcomes(outcomes, sweepDir);
+}
+
+/** `xp sweep --status SWEEP_DIR`: the trials' states from their run folders (works while a sweep runs elsewhere). */
+export function sweepStatus(sweepDir: string): void {
+  const file = path.join(sweepDir, 'sweep.json');
+  if (!fs.existsSync(file)) throw new XpError(`${sweepDir} is not a sweep folder: it has no sweep.json`);
+  const { trials } = JSON.parse(fs.readFileSync(file, 'utf8')) as { trials: Trial[] };
+  console.log(summarize(trials.map((trial) => outcomeOf(trial, sweepDir)), sweepDir));
+}
+
+function outcomeOf(trial: Trial, sweepDir: string): TrialOutcome {
+  const dir = trialDir({ sweepDir }, trial);
+  const info = readRunInfo(dir);
+  return { trial, dir, status: info?.status ?? 'not started', info };
+}
+
+function reportOutcomes(outcomes: TrialOutcome[], sweepDir: string): void {
   console.log(summarize(outcomes, sweepDir));
   const failed = outcomes.filter((o) => o.status !== 'completed' && o.status !== 'skipped');
   if (failed.length) {
-    throw new XpError(`${failed.length} of ${trials.length} trials did not complete (${failed.map((o) => o.trial.name).join(', ')}); re-run with --resume`);
+    throw new XpError(
+      `${failed.length} of ${outcomes.length} trials did not complete (${failed.map((o) => o.trial.name).join(', ')}); re-run with --resume`,
+    );
   }
 }
 
@@ -86,5 +119,14 @@ function writeHparamsExperiment(sweepDir: string, trials: Trial[]): void {
   hparamsExperiment(sweepDir, {
     hparams: paths.map((name) => ({ name, domain: [...new Set(trials.map((t) => t.params[name]).filter((v) => v !== undefined))] })),
     metrics: [{ tag: 'Training/MSE' }, { tag: 'Training/EMA_MSE' }],
+  });
+}
+
+/** `xp worker --redis URL`: run queued trials until stopped. */
+export async function worker(opts: { redis: string; concurrency?: number; lockSeconds?: number }): Promise<void> {
+  await runWorker(opts.redis, {
+    concurrency: opts.concurrency ?? 1,
+    lockSeconds: opts.lockSeconds ?? 30,
+    onEvent: (line) => console.error(line),
   });
 }
