@@ -60,7 +60,9 @@ async function importOptional(pkg: string): Promise<void> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(pkg)) {
-      throw new BackendError(`${pkg} is not installed`);
+      throw new BackendError(
+        `${pkg} is not installed (an optional dependency: its install downloads libtensorflow, which failed or was skipped here)`,
+      );
     }
     throw new BackendError(`${pkg} is installed but failed to load: ${firstLine(e.message)}`);
   }
