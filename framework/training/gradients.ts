@@ -30,8 +30,12 @@ export class LocalGradients implements GradientComputer {
     private readonly examplesPerPass: number,
   ) {}
 
-  /** Slices' gradients, each weighted by its share of the batch, add up to the batch's. */
   async compute(batch: NoisedBatch): Promise<BatchGradients> {
+    return this.computeNow(batch);
+  }
+
+  /** Slices' gradients, each weighted by its share of the batch, add up to the batch's. */
+  computeNow(batch: NoisedBatch): BatchGradients {
     const variables = [...this.model.variables().values()];
     let loss = 0;
     let grads: tf.NamedTensorMap | undefined;
