@@ -107,16 +107,14 @@ export class DiffusionTrainer implements Trainer {
         return run.checkpoints.save(ctx.step, data, retention);
       },
     } satisfies TrainingContext;
-    if (run.resumeFrom) {
-      noiseRng = await restoreState(ctx, run.resumeFrom, { batches, optimizer, hooks });
-      run.log(`resumed at step ${ctx.step}`);
-    }
+    if (run.resumeFrom) noiseRng = await restoreState(ctx, run.resumeFrom, { batches, optimizer, hooks });
     const gradients = await this.gradientComputer(ctx.examplesPerPass);
     const progress = run.quiet ? undefined : new Progress(totalSteps, ctx.step);
     const log = (line: string) => {
       progress?.log(line);
       run.log(line);
     };
+    if (run.resumeFrom) log(`resumed at step ${ctx.step}`);
     let lastLoss: number | undefined;
     let epochLossSum = 0;
     let epochImages = 0;
