@@ -12,8 +12,9 @@ import { machineFacts, requestedBackend, selectBackend } from '../framework/back
 import { XpError } from '../framework/errors.js';
 import type { Benchmark } from './harness.js';
 import { kernels } from './kernels.js';
+import { models } from './models.js';
 
-const BENCHMARKS: Benchmark[] = [kernels];
+const BENCHMARKS: Benchmark[] = [kernels, models];
 const DEFAULT_BACKEND = 'wasm';
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
