@@ -50,6 +50,12 @@ test('xp validate prints every mistake with file:line:column and exits 2', () =>
   assert.match(lines[2], `${file}:5:10: callbacks.ema.bta: unknown key 'bta'`);
 });
 
+test('xp summary of the paper experiment: 28,327,297 parameters', () => {
+  const result = xp(['summary', 'experiments/mnist-standard.yaml']);
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^total\s+28,327,297\s+10\.256$/m);
+});
+
 test('a corrupt idx file is a one-line error, not a stack trace', () => {
   const dataDir = path.join(tmp, 'mnist');
   fs.mkdirSync(dataDir);

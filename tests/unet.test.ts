@@ -27,7 +27,7 @@ const attentionParams = (channels: number) => 6 * channels * channels + 8 * chan
 
 const one = (type: string, params: object = {}): ComponentConfig[] => [{ type, ...params }];
 
-/** The paper's model section (experiments/model-paper-unet.yaml.snippet). */
+/** The paper's model as design.md's table names its stages (experiments/mnist-standard.yaml groups them; cli.test.ts checks its total). */
 const PAPER_UNET = {
   type: 'UNet',
   stages: {
