@@ -175,8 +175,6 @@ export interface RunHandle {
   readonly record: Recorder;
   /** True once SIGINT/SIGTERM asked the run to stop: finish the step, then return. */
   stopRequested(): boolean;
-  /** A line for the console that the progress bar must not tear. */
-  log(line: string): void;
   /** No progress bar or epoch lines on the console (tests, workers). */
   quiet?: boolean;
   /** Where checkpoints go; absent: the run keeps none. */

@@ -233,7 +233,6 @@ function filterGradByMatMul(run: RunKernel, adopt: Adopt, backend: BackendWasm, 
   const left = padInfo.left;
   const bottom = filterGradPadAfter(info.inHeight, kh, top, oh, sh) + (unitStride && kw > 1 ? 1 : 0);
   const right = filterGradPadAfter(info.inWidth, kw, left, ow, sw);
-  const hp = info.inHeight + top + bottom;
   const wp = info.inWidth + left + right;
   const channelsFirst = run('Transpose', { x }, { perm: [3, 0, 1, 2] });
   const asImages = run('Reshape', { x: channelsFirst }, { shape: [images, info.inHeight, info.inWidth] });

@@ -52,7 +52,6 @@ async function fit(folder: string, opts: { stopAfter?: number; resume?: boolean 
   const result = await trainer.fit({
     record,
     stopRequested: () => opts.stopAfter !== undefined && record.step >= opts.stopAfter,
-    log: () => {},
     quiet: true,
     checkpoints,
     resumeFrom: opts.resume ? readCheckpoint(resolveCheckpoint(folder)) : undefined,

@@ -47,7 +47,7 @@ async function train(overrides: string[]): Promise<MemoryRecorder> {
   const container = assemble(config.value);
   const trainer = container.get(TOKENS.Trainer) as Trainer;
   const record = new MemoryRecorder();
-  const result = await trainer.fit({ record, stopRequested: () => false, log: () => {}, quiet: true });
+  const result = await trainer.fit({ record, stopRequested: () => false, quiet: true });
   assert.is(result.status, 'completed');
   (container.get(TOKENS.Model) as { dispose(): void }).dispose();
   return record;

@@ -110,10 +110,7 @@ export class DiffusionTrainer implements Trainer {
     if (run.resumeFrom) noiseRng = await restoreState(ctx, run.resumeFrom, { batches, optimizer, hooks });
     const gradients = await this.gradientComputer(ctx.examplesPerPass);
     const progress = run.quiet ? undefined : new Progress(totalSteps, ctx.step);
-    const log = (line: string) => {
-      progress?.log(line);
-      run.log(line);
-    };
+    const log = (line: string) => progress?.log(line);
     if (run.resumeFrom) log(`resumed at step ${ctx.step}`);
     let lastLoss: number | undefined;
     let epochLossSum = 0;

@@ -25,11 +25,16 @@ function spawnWorker(setup: WorkerSetup): Worker {
 }
 
 export class ParallelGradients implements GradientComputer {
+  /** The model's variables in the order workers exchange weights and gradients. */
+  private readonly variables: tf.Variable[];
+
   private constructor(
-    private readonly model: Denoiser,
+    model: Denoiser,
     private readonly local: LocalGradients,
     private readonly workers: Worker[],
-  ) {}
+  ) {
+    this.variables = [...model.variables().values()];
+  }
 
   /** Starts `threads - 1` workers, each with its own copy of the experiment's model. */
   static async start(
@@ -47,7 +52,7 @@ export class ParallelGradients implements GradientComputer {
   async compute(batch: NoisedBatch): Promise<BatchGradients> {
     const n = batch.xt.shape[0];
     const bounds = shareBounds(n, this.workers.length + 1);
-    const weights = [...this.model.variables().values()].map((v) => v.dataSync() as Float32Array);
+    const weights = this.variables.map((v) => v.dataSync() as Float32Array);
     const [xt, noise, t] = [batch.xt.dataSync() as Float32Array, batch.noise.dataSync() as Float32Array, batch.t.dataSync() as Int32Array];
     const perExample = xt.length / n;
     const remote = this.workers.map((worker, i) => {
@@ -65,10 +70,9 @@ export class ParallelGradients implements GradientComputer {
     const [start, end] = bounds[0];
     const mine = await this.localShare(batch, start, end, (end - start) / n);
     let { loss, grads } = mine;
-    const names = [...this.model.variables().values()].map((v) => v.name);
     for (const result of await Promise.all(remote)) {
       loss += result.loss;
-      const theirs = Object.fromEntries(names.map((name, i) => [name, tf.tensor(result.grads[i], grads[name].shape)]));
+      const theirs = Object.fromEntries(this.variables.map((v, i) => [v.name, tf.tensor(result.grads[i], v.shape)]));
       grads = addInto(grads, theirs);
     }
     return { loss, grads };

@@ -56,7 +56,6 @@ export async function run(file: string | undefined, opts: RunOptions): Promise<v
     result = await trainer.fit({
       record: recorder,
       stopRequested: () => stop.requested,
-      log: () => {},
       checkpoints: checkpointSink(folder),
       resumeFrom,
     });
