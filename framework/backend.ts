@@ -6,6 +6,7 @@ import os from 'node:os';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { XpError } from './errors.js';
+import { registerFusedKernels } from './nn/fused.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -91,6 +92,7 @@ async function tryBackend(name: BackendName): Promise<void> {
     throw new BackendError(`backend '${loader.tfName}' failed to initialize: ${firstLine(String(err))}`);
   }
   if (!ok) throw new BackendError(`backend '${loader.tfName}' failed to initialize`);
+  registerFusedKernels(loader.tfName);
   if (name === 'tensorflow-gpu' && !gpuVisible()) {
     throw new BackendError('@tensorflow/tfjs-node-gpu loaded but no NVIDIA GPU is visible');
   }

@@ -244,6 +244,45 @@ test('repeated gradients leak no tensors and no wasm buffers, with either dW for
   }
 });
 
+async function valuesOn(backend: string, f: Differentiable, inputs: HostTensor[]): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => Float32Array.from(f(...inputs.map(toTensor)).dataSync()));
+}
+
+test('matMul with transposes, batches and size-1 batch broadcasts matches cpu', async () => {
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[5, 4], [4, 6], false, false],
+    [[4, 5], [6, 4], true, true],
+    [[3, 5, 4], [3, 4, 6], false, false],
+    [[3, 5, 4], [1, 6, 4], false, true],
+    [[1, 4, 5], [3, 4, 6], true, false],
+    [[2, 3, 5, 4], [2, 3, 6, 4], false, true],
+  ];
+  for (const [aShape, bShape, transposeA, transposeB] of cases) {
+    const label = `matMul ${aShape} x ${bShape} ${transposeA} ${transposeB}`;
+    const product = ((a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, transposeA, transposeB)) as Differentiable;
+    const inputs = [randomHost(aShape), randomHost(bShape)];
+    const [wasm, cpu] = [await valuesOn('wasm', product, inputs), await valuesOn('cpu', product, inputs)];
+    await tf.setBackend('wasm');
+    assert.ok(relativeError(wasm, cpu) < MAX_RELATIVE_ERROR, label);
+    // tfjs-core cannot differentiate a broadcast batch (cpu fails too), so only equal batches.
+    if (aShape.slice(0, -2).join() === bShape.slice(0, -2).join()) await assertGradientsMatchCpu(label, product, inputs);
+  }
+});
+
+test('Identity and same-dtype Cast share memory safely; a real cast still converts', () => {
+  const buffersBefore = tf.backend().numDataIds();
+  const x = tf.tensor([1.5, -2, 3]);
+  const copies = [x.clone(), tf.cast(x, 'float32')];
+  x.dispose();
+  for (const copy of copies) assert.equal(Array.from(copy.dataSync()), [1.5, -2, 3]);
+  const converted = tf.cast(copies[0], 'int32');
+  assert.is(converted.dtype, 'int32');
+  assert.equal(Array.from(converted.dataSync()), [1, -2, 3]);
+  tf.dispose([...copies, converted]);
+  assert.is(tf.backend().numDataIds(), buffersBefore);
+});
+
 test('registering again keeps the new kernels and remembers the one wasm shipped', () => {
   const ours = tf.getKernel(tf.Conv2DBackpropInput, 'wasm').kernelFunc;
   registerWasmTrainingKernels();

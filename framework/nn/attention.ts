@@ -28,9 +28,11 @@ export class MultiHeadAttention {
   /** Self-attention (query = key = value = tokens): [n, N, C] → [n, N, C]. */
   forward(tokens: tf.Tensor3D): tf.Tensor3D {
     const [n, count] = tokens.shape;
-    // The projection's 3C outputs are [q | k | v], each split into heads of headSize, as in torch.
-    const qkv = tf.reshape(this.inProjection.forward(tokens), [n, count, 3, this.heads, this.headSize]);
-    const [q, k, v] = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4])) as tf.Tensor4D[];
+    // The projection's 3C outputs are [q | k | v], each split into heads of headSize, as in
+    // torch. Split first, then transpose each: wasm transposes rank 5 ~50x slower than rank 4.
+    const toHeads = (part: tf.Tensor3D) =>
+      tf.transpose(tf.reshape(part, [n, count, this.heads, this.headSize]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const [q, k, v] = tf.split(this.inProjection.forward(tokens), 3, 2).map((part) => toHeads(part as tf.Tensor3D));
     const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(this.headSize));
     const perHead = tf.matMul(tf.softmax(scores), v);
     const joined = tf.reshape(tf.transpose(perHead, [0, 2, 1, 3]), [n, count, this.channels]) as tf.Tensor3D;

@@ -1,5 +1,6 @@
 /** Normalization layers with a learned per-channel scale (gamma) and shift (beta). */
 import * as tf from '@tensorflow/tfjs';
+import { normalize } from './fused.js';
 import { ones, zeros, type ParamStore } from './param-store.js';
 
 /** PyTorch's default epsilon for GroupNorm and LayerNorm. */
@@ -12,17 +13,16 @@ class ChannelAffineNorm {
   constructor(
     store: ParamStore,
     channels: number,
-    private readonly axes: (rank: number) => number[],
+    /** How many consecutive values (channels last) share a mean and variance, given x's shape. */
+    private readonly groupSize: (shape: number[]) => number,
   ) {
     this.gamma = store.variable('gamma', [channels], ones);
     this.beta = store.variable('beta', [channels], zeros);
   }
 
-  /** (x − mean)/√(var + ε)·gamma + beta, mean and (biased) variance over `axes`; channels last. */
+  /** (x − mean)/√(var + ε)·gamma + beta, with the biased variance; channels last. */
   forward<T extends tf.Tensor>(x: T): T {
-    const { mean, variance } = tf.moments(x, this.axes(x.rank), true);
-    const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, EPSILON)));
-    return tf.add(tf.mul(normalized, this.gamma), this.beta);
+    return tf.add(tf.mul(normalize(x, this.groupSize(x.shape), EPSILON), this.gamma), this.beta);
   }
 }
 
@@ -32,13 +32,13 @@ class ChannelAffineNorm {
  */
 export class GroupNorm extends ChannelAffineNorm {
   constructor(store: ParamStore, channels: number) {
-    super(store, channels, () => [1, 2, 3]);
+    super(store, channels, (shape) => tf.util.sizeFromShape(shape.slice(1)));
   }
 }
 
 /** LayerNorm over the channels (the last axis) of each position, as torch.nn.LayerNorm([C]). */
 export class LayerNorm extends ChannelAffineNorm {
   constructor(store: ParamStore, channels: number) {
-    super(store, channels, (rank) => [rank - 1]);
+    super(store, channels, (shape) => shape[shape.length - 1]);
   }
 }
