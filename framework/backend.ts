@@ -6,7 +6,7 @@ import os from 'node:os';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { XpError } from './errors.js';
-import { registerFusedKernels } from './nn/fused.js';
+import { registerFusedKernels } from './fused-kernels.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];

@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { requestedBackend, selectBackend } from '../framework/backend.js';
-import { gelu, geluFromOps, normalize, normalizeFromOps, registerFusedKernels } from '../framework/nn/fused.js';
+import { gelu, geluFromOps, normalize, normalizeFromOps, registerFusedKernels } from '../framework/fused-kernels.js';
+import { FusedAdamOptimizer } from '../framework/training/adam-optimizer.js';
 import { backendReady } from './setup.js';
 
 const test = suite('fused GELU and normalization kernels');
@@ -62,6 +63,40 @@ for (const backend of ['wasm', 'cpu']) {
     x.dispose();
   });
 }
+
+/** Runs `steps` Adam updates of two variables with fixed gradients; returns their values and the optimizer's weights. */
+async function adamRun(optimizer: tf.Optimizer, steps: number, start?: tf.NamedTensor[]): Promise<{ values: number[]; weights: number[] }> {
+  const a = tf.variable(tf.tensor([0.5, -1, 2]), true, 'adam_test_a');
+  const b = tf.variable(tf.tensor([[3, -4]]), true, 'adam_test_b');
+  if (start) await optimizer.setWeights(start);
+  for (let i = 0; i < steps; i++) {
+    const grads = { adam_test_a: tf.tensor([0.1 * i, -2, 0.03]), adam_test_b: tf.tensor([[1e-3, 5]]) };
+    optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+  }
+  const weights = await optimizer.getWeights();
+  const result = {
+    values: [...a.dataSync(), ...b.dataSync()],
+    weights: weights.flatMap((w) => [...w.tensor.dataSync()]),
+  };
+  tf.dispose([a, b]);
+  return result;
+}
+
+test('wasm: fused Adam matches tfjs Adam step for step, in weights and in its saved state, also after restoring that state', async () => {
+  await selectBackend('wasm');
+  const close = (actual: number[], expected: number[], label: string) =>
+    expected.forEach((e, i) => assert.ok(Math.abs(actual[i] - e) <= 1e-6 * Math.max(1, Math.abs(e)), `${label}[${i}]: ${actual[i]} vs ${e}`));
+  const reference = await adamRun(tf.train.adam(0.01, 0.9, 0.99, 1e-8), 5);
+  const fused = await adamRun(new FusedAdamOptimizer(0.01, 0.9, 0.99, 1e-8), 5);
+  close(fused.values, reference.values, 'values');
+  close(fused.weights, reference.weights, 'optimizer weights');
+  const saved = new FusedAdamOptimizer(0.01, 0.9, 0.99, 1e-8);
+  await adamRun(saved, 2);
+  const resumed = await adamRun(new FusedAdamOptimizer(0.01, 0.9, 0.99, 1e-8), 3, await saved.getWeights());
+  const uninterrupted = await adamRun(tf.train.adam(0.01, 0.9, 0.99, 1e-8), 3, await saved.getWeights());
+  close(resumed.values, uninterrupted.values, 'resumed values');
+});
 
 test('normalize rejects a group size that does not divide the tensor', () => {
   assert.throws(() => normalize(tf.zeros([10]), 3, 1e-5), /groups of 3/);

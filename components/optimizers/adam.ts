@@ -1,8 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { inject } from 'inversify';
 import { optimizer, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
 import type { OptimizerFactory } from '../../framework/interfaces.js';
+import { FusedAdamOptimizer } from '../../framework/training/adam-optimizer.js';
 
 const Params = Type.Object(
   {
@@ -20,6 +21,6 @@ export class Adam implements OptimizerFactory {
 
   create(): tf.Optimizer {
     const { lr, beta1, beta2, epsilon } = this.params;
-    return tf.train.adam(lr, beta1, beta2, epsilon);
+    return new FusedAdamOptimizer(lr, beta1, beta2, epsilon);
   }
 }

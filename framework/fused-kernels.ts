@@ -1,10 +1,11 @@
 /**
- * GELU and normalization as single kernels with hand-written gradients, on the backends whose
- * tensors live in JavaScript-reachable memory (wasm's heap, cpu's arrays).
+ * GELU and normalization as single kernels with hand-written gradients, and Adam's update as
+ * one kernel per variable, on the backends whose tensors live in JavaScript-reachable memory
+ * (wasm's heap, cpu's arrays).
  *
  * Why: written as tf ops, the exact GELU is 5 kernels forward and ~10 in its gradient, and a
  * normalization over moments ~8 and ~15, each a full pass over the activations; on wasm that
- * was ~35% of a quick-start training step. One loop each way computes the same function (Φ
+ * was ~35% of a quick-start training step, and tfjs's Adam runs ~12 kernels per variable. One loop each way computes the same function (Φ
  * to within 5e-8, statistics accumulated in double precision). Other backends (tfjs-node,
  * WebGL) compose the same math from tf ops, which they run fast already.
  */
@@ -15,6 +16,7 @@ const GELU = 'XpGelu';
 const GELU_GRAD = 'XpGeluGrad';
 const NORMALIZE = 'XpNormalize';
 const NORMALIZE_GRAD = 'XpNormalizeGrad';
+const ADAM = 'XpAdam';
 
 /** Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU's default (not the tanh approximation). */
 export function gelu<T extends tf.Tensor>(x: T): T {
@@ -45,7 +47,27 @@ export function normalizeFromOps<T extends tf.Tensor>(x: T, groupSize: number, e
   return tf.reshape(tf.mul(tf.sub(groups, mean), tf.rsqrt(tf.add(variance, epsilon))), x.shape) as T;
 }
 
-function hasFusedKernels(): boolean {
+export interface AdamStep {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1 − beta1^k and 1 − beta2^k at step k (1-based): the moments' bias corrections. */
+  correction1: number;
+  correction2: number;
+}
+
+/**
+ * One Adam update of a variable, as torch.optim.Adam and tfjs's AdamOptimizer compute it:
+ * m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g², value ← value − lr·(m/c1)/(√(v/c2) + ε).
+ * Returns the new [value, m, v]; null where the backend has no fused kernels.
+ */
+export function adamStep(value: tf.Tensor, m: tf.Tensor, v: tf.Tensor, gradient: tf.Tensor, step: AdamStep): tf.Tensor[] | null {
+  if (!hasFusedKernels()) return null;
+  return tf.engine().runKernel(ADAM, { value, m, v, gradient }, { ...step }) as unknown as tf.Tensor[];
+}
+
+export function hasFusedKernels(): boolean {
   return tf.getKernel(GELU, tf.getBackend()) !== undefined;
 }
 
@@ -131,51 +153,67 @@ function normalizeGradInto(dy: Float32Array, x: Float32Array, dx: Float32Array, 
   }
 }
 
-// ---- kernels: the same loops over each backend's memory ----
-
-/** An output of `shape` filled by `fill` from the float32 contents of `inputs`. */
-type ElementwiseKernel = (backend: tf.KernelBackend, inputs: tf.TensorInfo[], fill: (out: Float32Array, ...inputs: Float32Array[]) => void) => tf.TensorInfo;
-
-const wasmKernel: ElementwiseKernel = (backend, inputs, fill) => {
-  const wasm = backend as BackendWasm;
-  const out = wasm.makeOutput(inputs[0].shape, 'float32');
-  // Views are taken after allocating: growing the heap detaches older ones.
-  fill(wasm.typedArrayFromHeap(out) as Float32Array, ...inputs.map((t) => wasm.typedArrayFromHeap(t) as Float32Array));
-  return out;
-};
-
-const cpuKernel: ElementwiseKernel = (backend, inputs, fill) => {
-  const out = new Float32Array(tf.util.sizeFromShape(inputs[0].shape));
-  fill(out, ...inputs.map((t) => backend.readSync(t.dataId) as Float32Array));
-  return (backend as unknown as { makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo })
-    .makeTensorInfo(inputs[0].shape, 'float32', out);
-};
-
-const KERNELS_BY_BACKEND: Record<string, ElementwiseKernel> = { wasm: wasmKernel, cpu: cpuKernel };
-
-interface NormalizeAttrs {
-  groupSize: number;
-  epsilon: number;
+function adamInto(
+  [value, m, v, g]: Float32Array[], [newValue, newM, newV]: Float32Array[],
+  { learningRate, beta1, beta2, epsilon, correction1, correction2 }: AdamStep,
+): void {
+  for (let i = 0; i < value.length; i++) {
+    const first = beta1 * m[i] + (1 - beta1) * g[i];
+    const second = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+    newM[i] = first;
+    newV[i] = second;
+    newValue[i] = value[i] - (learningRate * first) / correction1 / (Math.sqrt(second / correction2) + epsilon);
+  }
 }
 
-/** Each fused kernel: its inputs by name, in the order `fill` takes them after the output. */
-const FILLS: Record<string, { inputs: string[]; fill: (attrs: NormalizeAttrs, out: Float32Array, ...inputs: Float32Array[]) => void }> = {
-  [GELU]: { inputs: ['x'], fill: (_, out, x) => geluInto(x, out) },
-  [GELU_GRAD]: { inputs: ['x', 'dy'], fill: (_, dx, x, dy) => geluGradInto(dy, x, dx) },
-  [NORMALIZE]: { inputs: ['x'], fill: ({ groupSize, epsilon }, out, x) => normalizeInto(x, out, groupSize, epsilon) },
-  [NORMALIZE_GRAD]: {
-    inputs: ['x', 'dy'],
-    fill: ({ groupSize, epsilon }, dx, x, dy) => normalizeGradInto(dy, x, dx, groupSize, epsilon),
-  },
+// ---- kernels: the same loops over each backend's memory ----
+
+/** `outputs` tensors of the first input's shape, filled by `fill` from the float32 contents of `inputs`. */
+type ArrayKernel = (backend: tf.KernelBackend, inputs: tf.TensorInfo[], outputs: number, fill: Fill) => tf.TensorInfo[];
+type Fill = (outs: Float32Array[], ins: Float32Array[]) => void;
+
+const wasmKernel: ArrayKernel = (backend, inputs, outputs, fill) => {
+  const wasm = backend as BackendWasm;
+  const outs = Array.from({ length: outputs }, () => wasm.makeOutput(inputs[0].shape, 'float32'));
+  // Views are taken after allocating: growing the heap detaches older ones.
+  const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
+  fill(outs.map(view), inputs.map(view));
+  return outs;
 };
 
-function fusedKernels(backendName: string, run: ElementwiseKernel): tf.KernelConfig[] {
-  return Object.entries(FILLS).map(([kernelName, { inputs: names, fill }]) => ({
+const cpuKernel: ArrayKernel = (backend, inputs, outputs, fill) => {
+  const outs = Array.from({ length: outputs }, () => new Float32Array(tf.util.sizeFromShape(inputs[0].shape)));
+  fill(outs, inputs.map((t) => backend.readSync(t.dataId) as Float32Array));
+  const cpu = backend as unknown as { makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
+  return outs.map((values) => cpu.makeTensorInfo(inputs[0].shape, 'float32', values));
+};
+
+const KERNELS_BY_BACKEND: Record<string, ArrayKernel> = { wasm: wasmKernel, cpu: cpuKernel };
+
+type Attrs = Record<string, number>;
+const normalization = (attrs: Attrs) => [attrs.groupSize, attrs.epsilon] as const;
+
+/** Each fused kernel: its inputs by name in the order `fill` takes them, and its number of outputs. */
+const FILLS: Record<string, { inputs: string[]; outputs: number; fill: (attrs: Attrs, outs: Float32Array[], ins: Float32Array[]) => void }> = {
+  [GELU]: { inputs: ['x'], outputs: 1, fill: (_, [out], [x]) => geluInto(x, out) },
+  [GELU_GRAD]: { inputs: ['x', 'dy'], outputs: 1, fill: (_, [dx], [x, dy]) => geluGradInto(dy, x, dx) },
+  [NORMALIZE]: { inputs: ['x'], outputs: 1, fill: (attrs, [out], [x]) => normalizeInto(x, out, ...normalization(attrs)) },
+  [NORMALIZE_GRAD]: {
+    inputs: ['x', 'dy'],
+    outputs: 1,
+    fill: (attrs, [dx], [x, dy]) => normalizeGradInto(dy, x, dx, ...normalization(attrs)),
+  },
+  [ADAM]: { inputs: ['value', 'm', 'v', 'gradient'], outputs: 3, fill: (attrs, outs, ins) => adamInto(ins, outs, attrs as unknown as AdamStep) },
+};
+
+function fusedKernels(backendName: string, run: ArrayKernel): tf.KernelConfig[] {
+  return Object.entries(FILLS).map(([kernelName, { inputs: names, outputs, fill }]) => ({
     kernelName,
     backendName,
-    kernelFunc: ({ inputs, backend, attrs }) =>
-      run(backend as tf.KernelBackend, names.map((name) => inputs[name]!), (out, ...arrays) =>
-        fill(attrs as unknown as NormalizeAttrs, out, ...arrays)),
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const outs = run(backend as tf.KernelBackend, names.map((name) => inputs[name]!), outputs, (o, i) => fill(attrs as Attrs, o, i));
+      return outputs === 1 ? outs[0] : outs;
+    },
   }));
 }
 
