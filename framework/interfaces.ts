@@ -204,3 +204,22 @@ export interface FitResult {
 export interface Trainer {
   fit(run: RunHandle): Promise<FitResult>;
 }
+
+/** What a classifier returns for a batch: class scores and the layer before them. */
+export interface ClassifierOutput {
+  /** [n, classes], before the softmax. */
+  logits: tf.Tensor2D;
+  /** [n, featureDim]: the penultimate layer, on which xp eval computes FID. */
+  features: tf.Tensor2D;
+}
+
+/** An image classifier (the model of a `classifier` trainer). Images are NHWC in [-1, 1]. */
+export interface Classifier {
+  readonly classes: number;
+  readonly featureDim: number;
+  forward(x: tf.Tensor4D): ClassifierOutput;
+  /** Trainable variables by name (checkpoints and the classifier cache key on these names). */
+  variables(): Map<string, tf.Variable>;
+  summary(): SummaryRow[];
+  dispose(): void;
+}

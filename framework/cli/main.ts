@@ -87,6 +87,23 @@ export function buildProgram(): Command {
     .action(async (target, opts) => (await import('./commands/sample.js')).sample(target, opts));
 
   program
+    .command('eval <samples-or-run>')
+    .description(
+      'FID (on an MNIST classifier\'s features), classifier confidence and class entropy of samples (.png grid, .idx, .npy) ' +
+        'or of a run\'s newest checkpoint, next to real digits (floor) and noise (ceiling) at the same n',
+    )
+    .option('--n <count>', 'images to evaluate (default: all of a file\'s; 1000 from a run; at most 5000)', (v) => Number(v))
+    .option('--ema', "a run: sample with the EMA weights (the run's ema callback)")
+    .option('--json', 'print one JSON object')
+    .option('--sampler <name>', "a run: sampler to use instead of the experiment's (ddpm, ddim)")
+    .option('--steps <count>', 'a run: sampling steps (ddim)', (v) => Number(v))
+    .option('--seed <seed>', 'a run: seed of the starting noise', (v) => Number(v), 0)
+    .option('--batch <count>', 'a run: images per model call', (v) => Number(v), 16)
+    .option('--classifier-set <path=value>', 'override the classifier experiment (its own cache entry; repeatable)', collect)
+    .addOption(backendOption())
+    .action(async (target, opts) => (await import('./commands/eval.js')).evaluate(target, opts));
+
+  program
     .command('list [kind]')
     .description('list registered components with their parameters, defaults and descriptions')
     .option('--import <module>', 'also list the components of this module (repeatable)', collect)

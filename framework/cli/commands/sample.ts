@@ -10,17 +10,17 @@ import { assemble } from '../../container/assembly.js';
 import { TOKENS } from '../../container/tokens.js';
 import type { Denoiser, Sampler, Shape3 } from '../../interfaces.js';
 import { readCheckpoint, resolveCheckpoint } from '../../run/checkpoint.js';
-import { samplesToBytes } from '../../records/samples.js';
 import { encodeGrayPng, imageGrid } from '../../records/png.js';
 import { writeIdx } from '../../data/idx.js';
 import { writeNpyUint8 } from '../../data/npy.js';
 import { writeFileAtomic } from '../../fsutil.js';
 import { XpError } from '../../errors.js';
 import { Rng } from '../../rng.js';
+import { sampleInBatches } from '../../eval/sampling.js';
 import type { ConfigMap } from '../../config/load.js';
 
-export interface SampleOptions {
-  out: string;
+/** How to sample a checkpoint. */
+export interface SamplingOptions {
   n: number;
   ema?: boolean;
   sampler?: string;
@@ -28,6 +28,10 @@ export interface SampleOptions {
   seed: number;
   batch: number;
   backend?: string;
+}
+
+export interface SampleOptions extends SamplingOptions {
+  out: string;
 }
 
 const WRITERS: Record<string, (file: string, bytes: Uint8Array, n: number, shape: Shape3) => void> = {
@@ -42,6 +46,24 @@ const WRITERS: Record<string, (file: string, bytes: Uint8Array, n: number, shape
 export async function sample(target: string, opts: SampleOptions): Promise<void> {
   const write = WRITERS[path.extname(opts.out).toLowerCase()];
   if (!write) throw new XpError(`--out ${opts.out}: the extension must be one of ${Object.keys(WRITERS).join(', ')}`);
+  const { bytes, shape, checkpoint } = await sampleCheckpoint(target, opts);
+  write(opts.out, bytes, opts.n, shape);
+  console.error(`wrote ${opts.n} samples to ${opts.out} (from ${checkpoint}${opts.ema ? ', EMA weights' : ''})`);
+}
+
+/** What sampling a checkpoint gives: n images as bytes, and where they came from. */
+export interface CheckpointSamples {
+  /** n × h × w × c pixels, 0..255. */
+  bytes: Uint8Array;
+  shape: Shape3;
+  checkpoint: string;
+}
+
+/**
+ * Samples from a run's newest checkpoint (or a checkpoint folder), with its base or EMA weights,
+ * on the backend the run's experiment asks for unless `opts.backend` says otherwise.
+ */
+export async function sampleCheckpoint(target: string, opts: SamplingOptions): Promise<CheckpointSamples> {
   if (!Number.isInteger(opts.n) || opts.n < 1) throw new XpError(`--n must be a positive integer, got ${opts.n}`);
   const checkpoint = resolveCheckpoint(target);
   const runDir = path.dirname(path.dirname(checkpoint));
@@ -49,16 +71,17 @@ export async function sample(target: string, opts: SampleOptions): Promise<void>
   await selectBackend(requestedBackend(opts.backend, config.value.backend as string | undefined));
   const container = assemble(config.value);
   const model = container.get(TOKENS.Model) as Denoiser;
-  loadWeights(model, checkpoint, opts.ema ? emaPath(config.value) : 'model');
-  const sampler = container.get(TOKENS.Sampler) as Sampler;
-  const shape = container.get(TOKENS.ImageShape) as Shape3;
-  const bytes = sampleBytes(model, sampler, shape, opts);
-  write(opts.out, bytes, opts.n, shape);
-  model.dispose();
-  console.error(`wrote ${opts.n} samples to ${opts.out} (from ${checkpoint}${opts.ema ? ', EMA weights' : ''})`);
+  try {
+    loadWeights(model, checkpoint, opts.ema ? emaPath(config.value) : 'model');
+    const sampler = container.get(TOKENS.Sampler) as Sampler;
+    const shape = container.get(TOKENS.ImageShape) as Shape3;
+    return { bytes: sampleWithProgress(model, sampler, shape, opts), shape, checkpoint };
+  } finally {
+    model.dispose();
+  }
 }
 
-function samplerOverrides(opts: SampleOptions): string[] {
+function samplerOverrides(opts: SamplingOptions): string[] {
   if (!opts.sampler) return opts.steps ? ['sampler.steps=' + opts.steps] : [];
   return [`sampler={type: ${opts.sampler}${opts.steps ? `, steps: ${opts.steps}` : ''}}`];
 }
@@ -82,20 +105,10 @@ function loadWeights(model: Denoiser, checkpoint: string, prefix: string): void 
 }
 
 /** Samples in batches, with a progress bar over all denoising steps. */
-function sampleBytes(model: Denoiser, sampler: Sampler, shape: Shape3, opts: SampleOptions): Uint8Array {
-  const out = new Uint8Array(opts.n * shape[0] * shape[1] * shape[2]);
-  const rng = new Rng(opts.seed);
+function sampleWithProgress(model: Denoiser, sampler: Sampler, shape: Shape3, opts: SamplingOptions): Uint8Array {
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-  const batches = Math.ceil(opts.n / opts.batch);
-  bar?.start(batches * sampler.evaluations, 0);
-  for (let b = 0, offset = 0; b < batches; b++) {
-    const count = Math.min(opts.batch, opts.n - b * opts.batch);
-    const samples = sampler.sample(model, count, shape, rng, { onStep: () => bar?.increment() });
-    const bytes = samplesToBytes(samples);
-    out.set(bytes, offset);
-    offset += bytes.length;
-  }
+  bar?.start(Math.ceil(opts.n / opts.batch) * sampler.evaluations, 0);
+  const bytes = sampleInBatches(model, sampler, shape, opts.n, opts.batch, new Rng(opts.seed), () => bar?.increment());
   bar?.stop();
-  return out;
+  return bytes;
 }
-

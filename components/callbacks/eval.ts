@@ -1,0 +1,130 @@
+import { Container, inject } from 'inversify';
+import { callback, componentRef, Type, type ComponentConfig, type Static } from '../../framework/registry/index.js';
+import { TOKENS } from '../../framework/container/tokens.js';
+import { instantiate } from '../../framework/container/assembly.js';
+import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
+import { loadClassifier, type LoadedClassifier } from '../../framework/eval/classifier-cache.js';
+import { Evaluation, type SetMetrics } from '../../framework/eval/evaluation.js';
+import { sampleInBatches } from '../../framework/eval/sampling.js';
+import { LIVE_WEIGHTS } from '../../framework/training/weight-sets.js';
+import { XpError } from '../../framework/errors.js';
+import { Rng } from '../../framework/rng.js';
+
+const Params = Type.Object(
+  {
+    n: Type.Integer({
+      minimum: 2,
+      maximum: 5000,
+      default: 500,
+      description: 'Samples per evaluation and weight set; FID is comparable only at the same n',
+    }),
+    every_epochs: Type.Integer({ minimum: 0, default: 1, description: 'Evaluate after every N-th epoch; 0: never' }),
+    every_steps: Type.Integer({ minimum: 0, default: 0, description: 'Also evaluate every N steps; 0: never' }),
+    at_end: Type.Boolean({ default: true, description: 'Also evaluate after the last step of the run' }),
+    sampler: Object.assign(
+      componentRef('sampler', { description: "Sampler of the evaluated images, on the run's schedule; default: 50-step DDIM (cheap)" }),
+      // Validation fills in the chosen sampler's own defaults (eta, ...).
+      { default: { type: 'ddim', steps: 50 } },
+    ),
+    seed: Type.Integer({ minimum: 0, default: 0, description: 'Seed of the starting noise: the same every time, so evaluations compare' }),
+    classifier_set: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'Overrides of experiments/mnist-classifier.yaml (path=value), e.g. a cheaper classifier for smoke tests; ' +
+        'FID compares only under the same classifier',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+type Params = Static<typeof Params>;
+
+/** Scalars of one set of images, under its tag prefix. */
+const METRIC_TAGS: [keyof SetMetrics, string][] = [
+  ['fid', 'FID'],
+  ['confidence', 'Confidence'],
+  ['confident', 'Confident'],
+  ['classEntropy', 'ClassEntropy'],
+];
+
+/**
+ * Samples n images with each weight set (the live weights and, with an EMA callback, its
+ * average) and records FID against the MNIST test set, mean classifier confidence, the share
+ * above 0.9 and the predicted-class entropy as `Eval/FID`, `Eval/EMA_FID`, ...; with them, at
+ * each evaluation, the same metrics of held-out real digits (`Eval/Real_*`, the floor) and of
+ * pixel noise (`Eval/Noise_*`, the ceiling) at the same n, so every curve has its scale.
+ */
+@callback('eval', {
+  description: 'Sample-quality metrics during training: FID on an MNIST classifier, confidence, class entropy',
+  params: Params,
+})
+export class Eval implements Callback {
+  /** After the EMA update of the step (priority 10), like anything that samples with it. */
+  readonly priority = 60;
+  private loaded?: LoadedClassifier;
+  private evaluation?: Evaluation;
+  private sampler?: Sampler;
+  private lastStep = -1;
+
+  constructor(
+    @inject(TOKENS.Params) private readonly params: Params,
+    @inject(TOKENS.Path) readonly path: string,
+  ) {}
+
+  /** Loads (or on first use trains) the classifier and measures the floor and ceiling once per run. */
+  async onRunBegin(ctx: TrainingContext): Promise<void> {
+    this.loaded = await loadClassifier({ overrides: this.params.classifier_set });
+    const [h, w, c] = this.loaded.imageShape;
+    const [height, width, channels] = ctx.imageShape;
+    if (height !== h || width !== w || channels !== c) {
+      throw new XpError(`${this.path}: the run's images are ${height}×${width}×${channels}, the classifier takes ${h}×${w}×${c}`);
+    }
+    this.evaluation = new Evaluation(this.loaded.classifier, this.params.n, h, w);
+    this.sampler = buildSampler(this.params.sampler, ctx, `${this.path}.sampler`);
+  }
+
+  async onStepEnd(ctx: TrainingContext): Promise<void> {
+    const every = this.params.every_steps;
+    if (every > 0 && ctx.step % every === 0) this.evaluate(ctx);
+  }
+
+  onEpochEnd(ctx: TrainingContext): void {
+    const every = this.params.every_epochs;
+    const epochComplete = ctx.step % ctx.stepsPerEpoch === 0;
+    if (every > 0 && epochComplete && (ctx.step / ctx.stepsPerEpoch) % every === 0) this.evaluate(ctx);
+  }
+
+  onRunEnd(ctx: TrainingContext): void {
+    if (this.params.at_end) this.evaluate(ctx);
+  }
+
+  dispose(): void {
+    this.loaded?.classifier.dispose();
+  }
+
+  private evaluate(ctx: TrainingContext): void {
+    if (ctx.step === this.lastStep) return;
+    this.lastStep = ctx.step;
+    const evaluation = this.evaluation!;
+    const batch = Math.min(this.params.n, ctx.examplesPerPass);
+    for (const name of ctx.weights.names()) {
+      const pixels = ctx.weights.use(name, () =>
+        sampleInBatches(ctx.model, this.sampler!, ctx.imageShape, this.params.n, batch, new Rng(this.params.seed)),
+      );
+      record(ctx, name === LIVE_WEIGHTS ? '' : `${name.toUpperCase()}_`, evaluation.measure(pixels));
+    }
+    record(ctx, 'Real_', evaluation.floor);
+    record(ctx, 'Noise_', evaluation.ceiling);
+  }
+}
+
+function record(ctx: TrainingContext, prefix: string, metrics: SetMetrics): void {
+  for (const [key, tag] of METRIC_TAGS) ctx.record.scalar(`Eval/${prefix}${tag}`, metrics[key], ctx.step);
+}
+
+/** The configured sampler, built through the registry on the run's noise schedule. */
+function buildSampler(config: ComponentConfig, ctx: TrainingContext, path: string): Sampler {
+  const scope = new Container();
+  scope.bind(TOKENS.Schedule).toConstantValue(ctx.schedule);
+  return instantiate<Sampler>(scope, 'sampler', config, path);
+}
