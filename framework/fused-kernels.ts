@@ -29,22 +29,25 @@ export function geluFromOps<T extends tf.Tensor>(x: T): T {
 }
 
 /**
- * (x − mean)/√(var + ε) over each run of `groupSize` consecutive values of x (row-major), with
- * the biased variance: a whole example for GroupNorm(1) in NHWC, one position's channels for
- * LayerNorm.
+ * (x − mean)/√(var + ε)·gamma + beta: mean and biased variance over each run of `groupSize`
+ * consecutive values of x (row-major), gamma and beta per channel (the last axis). A group is a
+ * whole example for GroupNorm(1) in NHWC, one position's channels for LayerNorm.
  */
-export function normalize<T extends tf.Tensor>(x: T, groupSize: number, epsilon: number): T {
+export function normalize<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, groupSize: number, epsilon: number): T {
   if (x.size % groupSize !== 0) throw new Error(`normalize: ${x.size} values do not split into groups of ${groupSize}`);
-  return hasFusedKernels()
-    ? (tf.engine().runKernel(NORMALIZE, { x }, { groupSize, epsilon }) as T)
-    : normalizeFromOps(x, groupSize, epsilon);
+  if (!hasFusedKernels()) return normalizeFromOps(x, gamma, beta, groupSize, epsilon);
+  // The kernel also outputs each group's mean and 1/σ for its gradient, which keeps its own reference.
+  const [y, statistics] = tf.engine().runKernel(NORMALIZE, { x, gamma, beta }, { groupSize, epsilon }) as unknown as [T, tf.Tensor];
+  statistics.dispose();
+  return y;
 }
 
 /** `normalize` from tf ops, as backends without the fused kernel run it. */
-export function normalizeFromOps<T extends tf.Tensor>(x: T, groupSize: number, epsilon: number): T {
+export function normalizeFromOps<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, groupSize: number, epsilon: number): T {
   const groups = tf.reshape(x, [-1, groupSize]);
   const { mean, variance } = tf.moments(groups, 1, true);
-  return tf.reshape(tf.mul(tf.sub(groups, mean), tf.rsqrt(tf.add(variance, epsilon))), x.shape) as T;
+  const normalized = tf.reshape(tf.mul(tf.sub(groups, mean), tf.rsqrt(tf.add(variance, epsilon))), x.shape);
+  return tf.add(tf.mul(normalized, gamma), beta) as T;
 }
 
 export interface AdamStep {
@@ -106,55 +109,86 @@ function lookup(table: Float64Array, v: number, below: number, above: number): n
   return table[i] + (s - i) * (table[i + 1] - table[i]);
 }
 
-function geluInto(x: Float32Array, out: Float32Array): void {
+function geluInto([out]: Float32Array[], [x]: Float32Array[]): void {
   for (let i = 0; i < x.length; i++) out[i] = x[i] * lookup(CDF, x[i], 0, 1);
 }
 
 /** d/dx x·Φ(x) = Φ(x) + x·φ(x). */
-function geluGradInto(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
+function geluGradInto([dx]: Float32Array[], [x, dy]: Float32Array[]): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
     dx[i] = dy[i] * (lookup(CDF, v, 0, 1) + v * lookup(DENSITY, v, 0, 0));
   }
 }
 
-/** Mean and 1/√(var + ε) of x[start, start + size). */
+/**
+ * Mean and 1/√(var + ε) of x[start, start + size), in one pass: sums of x − K and (x − K)² with
+ * K = x[start], a shift that keeps E[(x−K)²] − E[x−K]² from cancelling when |mean| ≫ σ.
+ */
 function groupStatistics(x: Float32Array, start: number, size: number, epsilon: number): [number, number] {
+  const shift = x[start];
   let sum = 0;
-  for (let i = start; i < start + size; i++) sum += x[i];
-  const mean = sum / size;
   let squares = 0;
-  for (let i = start; i < start + size; i++) squares += (x[i] - mean) * (x[i] - mean);
-  return [mean, 1 / Math.sqrt(squares / size + epsilon)];
+  for (let i = start; i < start + size; i++) {
+    const d = x[i] - shift;
+    sum += d;
+    squares += d * d;
+  }
+  const mean = sum / size;
+  return [shift + mean, 1 / Math.sqrt(Math.max(0, squares / size - mean * mean) + epsilon)];
 }
 
-function normalizeInto(x: Float32Array, out: Float32Array, groupSize: number, epsilon: number): void {
-  for (let start = 0; start < x.length; start += groupSize) {
+/** y = x̂·gamma + beta; `statistics` gets each group's mean and 1/σ for the gradient. */
+function normalizeInto(
+  [out, statistics]: Float32Array[], [x, gamma, beta]: Float32Array[], groupSize: number, epsilon: number,
+): void {
+  const channels = gamma.length;
+  for (let group = 0, start = 0; start < x.length; group++, start += groupSize) {
     const [mean, invStd] = groupStatistics(x, start, groupSize, epsilon);
-    for (let i = start; i < start + groupSize; i++) out[i] = (x[i] - mean) * invStd;
+    statistics[2 * group] = mean;
+    statistics[2 * group + 1] = invStd;
+    // Position by position, channel by channel: no per-value modulo to find the channel.
+    for (let position = start; position < start + groupSize; position += channels) {
+      for (let c = 0, i = position; c < channels; c++, i++) out[i] = (x[i] - mean) * invStd * gamma[c] + beta[c];
+    }
   }
 }
 
-/** dx = (dy − mean(dy) − x̂·mean(dy·x̂))/σ per group, x̂ the normalized x. */
-function normalizeGradInto(dy: Float32Array, x: Float32Array, dx: Float32Array, groupSize: number, epsilon: number): void {
-  for (let start = 0; start < x.length; start += groupSize) {
-    const [mean, invStd] = groupStatistics(x, start, groupSize, epsilon);
-    let dySum = 0;
-    let dyDotNormalized = 0;
-    for (let i = start; i < start + groupSize; i++) {
-      dySum += dy[i];
-      dyDotNormalized += dy[i] * (x[i] - mean) * invStd;
+/**
+ * With x̂ the normalized x and g = dy·gamma: dx = (g − mean(g) − x̂·mean(g·x̂))/σ per group;
+ * dgamma = Σ dy·x̂ and dbeta = Σ dy per channel.
+ */
+function normalizeGradInto([dx, dGamma, dBeta]: Float32Array[], [x, gamma, dy, statistics]: Float32Array[], groupSize: number): void {
+  const channels = gamma.length;
+  dGamma.fill(0);
+  dBeta.fill(0);
+  for (let group = 0, start = 0; start < x.length; group++, start += groupSize) {
+    const mean = statistics[2 * group];
+    const invStd = statistics[2 * group + 1];
+    let gSum = 0;
+    let gDotNormalized = 0;
+    for (let position = start; position < start + groupSize; position += channels) {
+      for (let c = 0, i = position; c < channels; c++, i++) {
+        const normalized = (x[i] - mean) * invStd;
+        const g = dy[i] * gamma[c];
+        gSum += g;
+        gDotNormalized += g * normalized;
+        dGamma[c] += dy[i] * normalized;
+        dBeta[c] += dy[i];
+      }
     }
-    const dyMean = dySum / groupSize;
-    const projection = dyDotNormalized / groupSize;
-    for (let i = start; i < start + groupSize; i++) {
-      dx[i] = (dy[i] - dyMean - (x[i] - mean) * invStd * projection) * invStd;
+    const gMean = gSum / groupSize;
+    const projection = gDotNormalized / groupSize;
+    for (let position = start; position < start + groupSize; position += channels) {
+      for (let c = 0, i = position; c < channels; c++, i++) {
+        dx[i] = (dy[i] * gamma[c] - gMean - (x[i] - mean) * invStd * projection) * invStd;
+      }
     }
   }
 }
 
 function adamInto(
-  [value, m, v, g]: Float32Array[], [newValue, newM, newV]: Float32Array[],
+  [newValue, newM, newV]: Float32Array[], [value, m, v, g]: Float32Array[],
   { learningRate, beta1, beta2, epsilon, correction1, correction2 }: AdamStep,
 ): void {
   for (let i = 0; i < value.length; i++) {
@@ -168,51 +202,69 @@ function adamInto(
 
 // ---- kernels: the same loops over each backend's memory ----
 
-/** `outputs` tensors of the first input's shape, filled by `fill` from the float32 contents of `inputs`. */
-type ArrayKernel = (backend: tf.KernelBackend, inputs: tf.TensorInfo[], outputs: number, fill: Fill) => tf.TensorInfo[];
+/** Output tensors of `shapes`, filled by `fill` from the float32 contents of `inputs`. */
+type ArrayKernel = (backend: tf.KernelBackend, inputs: tf.TensorInfo[], shapes: number[][], fill: Fill) => tf.TensorInfo[];
 type Fill = (outs: Float32Array[], ins: Float32Array[]) => void;
 
-const wasmKernel: ArrayKernel = (backend, inputs, outputs, fill) => {
+const wasmKernel: ArrayKernel = (backend, inputs, shapes, fill) => {
   const wasm = backend as BackendWasm;
-  const outs = Array.from({ length: outputs }, () => wasm.makeOutput(inputs[0].shape, 'float32'));
+  const outs = shapes.map((shape) => wasm.makeOutput(shape, 'float32'));
   // Views are taken after allocating: growing the heap detaches older ones.
   const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
   fill(outs.map(view), inputs.map(view));
   return outs;
 };
 
-const cpuKernel: ArrayKernel = (backend, inputs, outputs, fill) => {
-  const outs = Array.from({ length: outputs }, () => new Float32Array(tf.util.sizeFromShape(inputs[0].shape)));
+const cpuKernel: ArrayKernel = (backend, inputs, shapes, fill) => {
+  const outs = shapes.map((shape) => new Float32Array(tf.util.sizeFromShape(shape)));
   fill(outs, inputs.map((t) => backend.readSync(t.dataId) as Float32Array));
   const cpu = backend as unknown as { makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
-  return outs.map((values) => cpu.makeTensorInfo(inputs[0].shape, 'float32', values));
+  return outs.map((values, i) => cpu.makeTensorInfo(shapes[i], 'float32', values));
 };
 
 const KERNELS_BY_BACKEND: Record<string, ArrayKernel> = { wasm: wasmKernel, cpu: cpuKernel };
 
 type Attrs = Record<string, number>;
-const normalization = (attrs: Attrs) => [attrs.groupSize, attrs.epsilon] as const;
 
-/** Each fused kernel: its inputs by name in the order `fill` takes them, and its number of outputs. */
-const FILLS: Record<string, { inputs: string[]; outputs: number; fill: (attrs: Attrs, outs: Float32Array[], ins: Float32Array[]) => void }> = {
-  [GELU]: { inputs: ['x'], outputs: 1, fill: (_, [out], [x]) => geluInto(x, out) },
-  [GELU_GRAD]: { inputs: ['x', 'dy'], outputs: 1, fill: (_, [dx], [x, dy]) => geluGradInto(dy, x, dx) },
-  [NORMALIZE]: { inputs: ['x'], outputs: 1, fill: (attrs, [out], [x]) => normalizeInto(x, out, ...normalization(attrs)) },
-  [NORMALIZE_GRAD]: {
-    inputs: ['x', 'dy'],
-    outputs: 1,
-    fill: (attrs, [dx], [x, dy]) => normalizeGradInto(dy, x, dx, ...normalization(attrs)),
+interface FusedKernel {
+  /** Input names, in the order `fill` takes them. */
+  inputs: string[];
+  /** Output shapes from input shapes; by default one output shaped as the first input. */
+  outputs?: (shapes: number[][], attrs: Attrs) => number[][];
+  fill: (outs: Float32Array[], ins: Float32Array[], attrs: Attrs) => void;
+}
+
+const FUSED_KERNELS: Record<string, FusedKernel> = {
+  [GELU]: { inputs: ['x'], fill: geluInto },
+  [GELU_GRAD]: { inputs: ['x', 'dy'], fill: geluGradInto },
+  [NORMALIZE]: {
+    inputs: ['x', 'gamma', 'beta'],
+    outputs: ([x], { groupSize }) => [x, [2 * (tf.util.sizeFromShape(x) / groupSize)]],
+    fill: (outs, ins, { groupSize, epsilon }) => normalizeInto(outs, ins, groupSize, epsilon),
   },
-  [ADAM]: { inputs: ['value', 'm', 'v', 'gradient'], outputs: 3, fill: (attrs, outs, ins) => adamInto(ins, outs, attrs as unknown as AdamStep) },
+  [NORMALIZE_GRAD]: {
+    inputs: ['x', 'gamma', 'dy', 'statistics'],
+    outputs: ([x, gamma]) => [x, gamma, gamma],
+    fill: (outs, ins, { groupSize }) => normalizeGradInto(outs, ins, groupSize),
+  },
+  [ADAM]: {
+    inputs: ['value', 'm', 'v', 'gradient'],
+    outputs: ([value]) => [value, value, value],
+    fill: (outs, ins, attrs) => adamInto(outs, ins, attrs as unknown as AdamStep),
+  },
 };
 
-function fusedKernels(backendName: string, run: ArrayKernel): tf.KernelConfig[] {
-  return Object.entries(FILLS).map(([kernelName, { inputs: names, outputs, fill }]) => ({
+const sameAsFirstInput = (shapes: number[][]) => [shapes[0]];
+
+function kernelConfigs(backendName: string, run: ArrayKernel): tf.KernelConfig[] {
+  return Object.entries(FUSED_KERNELS).map(([kernelName, { inputs: names, outputs = sameAsFirstInput, fill }]) => ({
     kernelName,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const outs = run(backend as tf.KernelBackend, names.map((name) => inputs[name]!), outputs, (o, i) => fill(attrs as Attrs, o, i));
-      return outputs === 1 ? outs[0] : outs;
+      const ins = names.map((name) => inputs[name]!);
+      const shapes = outputs(ins.map((t) => t.shape), attrs as Attrs);
+      const outs = run(backend as tf.KernelBackend, ins, shapes, (o, i) => fill(o, i, attrs as Attrs));
+      return outs.length === 1 ? outs[0] : outs;
     },
   }));
 }
@@ -229,8 +281,13 @@ function registerGradients(): void {
   });
   tf.registerGradient({
     kernelName: NORMALIZE,
-    inputsToSave: ['x'],
-    gradFunc: (dy, [x], attrs) => ({ x: () => tf.engine().runKernel(NORMALIZE_GRAD, { x, dy: dy as tf.Tensor }, attrs) as tf.Tensor }),
+    inputsToSave: ['x', 'gamma'],
+    outputsToSave: [false, true],
+    gradFunc: (dy, [x, gamma, statistics], attrs) => {
+      const [dx, dGamma, dBeta] = tf.engine().runKernel(
+        NORMALIZE_GRAD, { x, gamma, statistics, dy: (dy as tf.Tensor[])[0] }, attrs) as unknown as tf.Tensor[];
+      return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
+    },
   });
 }
 
@@ -239,5 +296,5 @@ export function registerFusedKernels(backendName: string): void {
   const run = KERNELS_BY_BACKEND[backendName];
   if (!run || tf.getKernel(GELU, backendName)) return;
   registerGradients();
-  for (const config of fusedKernels(backendName, run)) tf.registerKernel(config);
+  for (const config of kernelConfigs(backendName, run)) tf.registerKernel(config);
 }

@@ -21,7 +21,7 @@ type Op = (x: tf.Tensor) => tf.Tensor;
 /** Largest absolute difference of the outputs and of the gradients (for a random dy) of two ops. */
 function differences(fused: Op, fromOps: Op, x: tf.Tensor): { value: number; gradient: number } {
   return tf.tidy(() => {
-    const dy = tf.randomNormal(x.shape, 0, 1, 'float32', 7);
+    const dy = tf.randomNormal(fromOps(x).shape, 0, 1, 'float32', 7);
     const gradient = (op: Op) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(op(v), dy)))(x);
     const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
     return { value: maxDiff(fused(x), fromOps(x)), gradient: maxDiff(gradient(fused), gradient(fromOps)) };
@@ -38,21 +38,31 @@ for (const backend of ['wasm', 'cpu']) {
     x.dispose();
   });
 
-  test(`${backend}: fused normalization equals moments-based normalization for GroupNorm(1) and LayerNorm groups`, async () => {
+  test(`${backend}: fused normalization equals moments-based normalization with gamma and beta, for GroupNorm(1) and LayerNorm groups`, async () => {
     await selectBackend(backend as 'wasm' | 'cpu');
     const x = tf.randomNormal([3, 5, 5, 4], 2, 3, 'float32', 2);
+    const gamma = tf.tensor1d([0.5, -1, 2, 1.5]);
+    const beta = tf.tensor1d([0.1, 0, -0.3, 2]);
     for (const groupSize of [100, 4]) {
-      const { value, gradient } = differences((v) => normalize(v, groupSize, 1e-5), (v) => normalizeFromOps(v, groupSize, 1e-5), x);
-      assert.ok(value < 2e-6, `group ${groupSize}: value difference ${value}`);
-      assert.ok(gradient < 2e-6, `group ${groupSize}: gradient difference ${gradient}`);
+      // Differentiated with respect to x, gamma and beta, all packed in one input.
+      const affine = (op: typeof normalize) => (packed: tf.Tensor) => {
+        const [xs, g, b] = tf.split(packed, [x.size, 4, 4]);
+        return op(tf.reshape(xs, x.shape), g as tf.Tensor1D, b as tf.Tensor1D, groupSize, 1e-5);
+      };
+      const packed = tf.concat([tf.reshape(x, [-1]), gamma, beta]);
+      const { value, gradient } = differences(affine(normalize), affine(normalizeFromOps), packed);
+      assert.ok(value < 4e-6, `group ${groupSize}: value difference ${value}`);
+      assert.ok(gradient < 4e-6, `group ${groupSize}: gradient difference ${gradient}`);
+      packed.dispose();
     }
-    x.dispose();
+    tf.dispose([x, gamma, beta]);
   });
 
   test(`${backend}: the fused kernels run (not the fallback) and leak nothing across gradient steps`, async () => {
     await selectBackend(backend as 'wasm' | 'cpu');
     const x = tf.randomNormal([2, 4, 4, 3]);
-    const step = () => tf.dispose(tf.grad((v: tf.Tensor) => tf.sum(gelu(normalize(v, 48, 1e-5))))(x));
+    const [gamma, beta] = [tf.ones([3]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D];
+    const step = () => tf.dispose(tf.grad((v: tf.Tensor) => tf.sum(gelu(normalize(v, gamma, beta, 48, 1e-5))))(x));
     step();
     const before = tf.memory().numTensors;
     const profile = await tf.profile(step);
@@ -60,12 +70,12 @@ for (const backend of ['wasm', 'cpu']) {
     assert.not.ok(profile.kernelNames.includes('Erf'), 'no Erf kernel');
     for (let i = 0; i < 5; i++) step();
     assert.is(tf.memory().numTensors, before);
-    x.dispose();
+    tf.dispose([x, gamma, beta]);
   });
 }
 
 /** Runs `steps` Adam updates of two variables with fixed gradients; returns their values and the optimizer's weights. */
-async function adamRun(optimizer: tf.Optimizer, steps: number, start?: tf.NamedTensor[]): Promise<{ values: number[]; weights: number[] }> {
+async function adamRun(optimizer: tf.Optimizer, steps: number, start?: Awaited<ReturnType<tf.Optimizer['getWeights']>>): Promise<{ values: number[]; weights: number[] }> {
   const a = tf.variable(tf.tensor([0.5, -1, 2]), true, 'adam_test_a');
   const b = tf.variable(tf.tensor([[3, -4]]), true, 'adam_test_b');
   if (start) await optimizer.setWeights(start);
@@ -98,8 +108,18 @@ test('wasm: fused Adam matches tfjs Adam step for step, in weights and in its sa
   close(resumed.values, uninterrupted.values, 'resumed values');
 });
 
+test('fused normalization keeps unit variance for values far from zero (shifted one-pass statistics)', async () => {
+  await selectBackend('wasm');
+  const x = tf.add(1000, tf.randomNormal([2, 4, 4, 3], 0, 0.01, 'float32', 3));
+  const y = normalize(x, tf.ones([3]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D, 48, 1e-12);
+  const { mean, variance } = tf.moments(y, [1, 2, 3]);
+  for (const m of mean.dataSync()) assert.ok(Math.abs(m) < 1e-3, `mean ${m}`);
+  for (const v of variance.dataSync()) assert.ok(Math.abs(v - 1) < 1e-3, `variance ${v}`);
+  tf.dispose([x, y, mean, variance]);
+});
+
 test('normalize rejects a group size that does not divide the tensor', () => {
-  assert.throws(() => normalize(tf.zeros([10]), 3, 1e-5), /groups of 3/);
+  assert.throws(() => normalize(tf.zeros([10]), tf.ones([1]), tf.zeros([1]), 3, 1e-5), /groups of 3/);
 });
 
 test.run();

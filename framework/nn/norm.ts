@@ -22,7 +22,7 @@ class ChannelAffineNorm {
 
   /** (x − mean)/√(var + ε)·gamma + beta, with the biased variance; channels last. */
   forward<T extends tf.Tensor>(x: T): T {
-    return tf.add(tf.mul(normalize(x, this.groupSize(x.shape), EPSILON), this.gamma), this.beta);
+    return normalize(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.groupSize(x.shape), EPSILON);
   }
 }
 
