@@ -83,7 +83,7 @@ export class Eval implements Callback {
     this.sampler = buildSampler(this.params.sampler, ctx, `${this.path}.sampler`);
   }
 
-  async onStepEnd(ctx: TrainingContext): Promise<void> {
+  onStepEnd(ctx: TrainingContext): void {
     const every = this.params.every_steps;
     if (every > 0 && ctx.step % every === 0) this.evaluate(ctx);
   }

@@ -22,7 +22,7 @@ import { packageRoot } from '../paths.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { XpError } from '../errors.js';
 
-export const CLASSIFIER_EXPERIMENT = path.join(packageRoot, 'experiments', 'mnist-classifier.yaml');
+const CLASSIFIER_EXPERIMENT = path.join(packageRoot, 'experiments', 'mnist-classifier.yaml');
 const FOLDER = 'mnist-classifier';
 const WEIGHTS_FILE = 'weights.bin';
 const MANIFEST_FILE = 'manifest.json';
@@ -65,7 +65,7 @@ export interface ClassifierOptions {
   quiet?: boolean;
 }
 
-export function defaultCacheRoot(): string {
+function defaultCacheRoot(): string {
   if (process.env.XP_CACHE_DIR) return process.env.XP_CACHE_DIR;
   return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'xp');
 }
@@ -80,15 +80,20 @@ export async function loadClassifier(options: ClassifierOptions = {}): Promise<L
   const container = assemble(config);
   const classifier = container.get(TOKENS.Model) as Classifier;
   const imageShape = container.get(TOKENS.ImageShape) as Shape3;
-  const cached = readCache(dir, configSha256);
-  if ('manifest' in cached) {
-    assignWeights(classifier, cached.weights, dir);
-    const { weights: _specs, ...info } = cached.manifest;
-    return { classifier, imageShape, info, dir, trained: false };
+  try {
+    const cached = readCache(dir, configSha256);
+    if ('manifest' in cached) {
+      assignWeights(classifier, cached.weights, dir);
+      const { weights: _specs, ...info } = cached.manifest;
+      return { classifier, imageShape, info, dir, trained: false };
+    }
+    if (!options.quiet) console.error(`xp: training the MNIST classifier (${cached.problem}); it is cached in ${dir}`);
+    const info = await train(container.get(TOKENS.Trainer) as Trainer, classifier, config, configSha256, dir, options.quiet);
+    return { classifier, imageShape, info, dir, trained: true };
+  } catch (err) {
+    classifier.dispose();
+    throw err;
   }
-  if (!options.quiet) console.error(`xp: training the MNIST classifier (${cached.problem}); it is cached in ${dir}`);
-  const info = await train(container.get(TOKENS.Trainer) as Trainer, classifier, config, configSha256, dir, options.quiet);
-  return { classifier, imageShape, info, dir, trained: true };
 }
 
 type CacheRead = { manifest: Manifest; weights: tf.NamedTensorMap } | { problem: string };

@@ -5,7 +5,7 @@
 import { predictedClasses, type Classified } from './classify.js';
 
 /** An image counts as confidently classified above this top softmax probability. */
-export const CONFIDENT = 0.9;
+const CONFIDENT = 0.9;
 
 export interface ClassMetrics {
   /** Mean of each image's top softmax probability. */

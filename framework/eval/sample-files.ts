@@ -25,7 +25,7 @@ const READERS: Record<string, (file: string, height: number, width: number) => S
   '.npy': readNpyImages,
 };
 
-export const SAMPLE_EXTENSIONS = Object.keys(READERS);
+const SAMPLE_EXTENSIONS = Object.keys(READERS);
 
 /** The images of a sample file, which must be `height` × `width` (the classifier's input). */
 export function readSampleImages(file: string, height: number, width: number): SampleImages {
