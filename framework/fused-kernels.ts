@@ -1,6 +1,6 @@
 /**
- * GELU and normalization as single kernels with hand-written gradients, and Adam's update as
- * one kernel per variable, on the backends whose tensors live in JavaScript-reachable memory
+ * GELU and normalization as single kernels with hand-written gradients, and Adam's and the
+ * weight EMA's updates as one kernel per variable, on the backends whose tensors live in JavaScript-reachable memory
  * (wasm's heap, cpu's arrays).
  *
  * Why: written as tf ops, the exact GELU is 5 kernels forward and ~10 in its gradient, and a
@@ -17,6 +17,7 @@ const GELU_GRAD = 'XpGeluGrad';
 const NORMALIZE = 'XpNormalize';
 const NORMALIZE_GRAD = 'XpNormalizeGrad';
 const ADAM = 'XpAdam';
+const AVERAGE = 'XpMovingAverage';
 
 /** Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU's default (not the tanh approximation). */
 export function gelu<T extends tf.Tensor>(x: T): T {
@@ -68,6 +69,12 @@ export interface AdamStep {
 export function adamStep(value: tf.Tensor, m: tf.Tensor, v: tf.Tensor, gradient: tf.Tensor, step: AdamStep): tf.Tensor[] | null {
   if (!hasFusedKernels()) return null;
   return tf.engine().runKernel(ADAM, { value, m, v, gradient }, { ...step }) as unknown as tf.Tensor[];
+}
+
+/** β·average + (1 − β)·value in one pass (an EMA of weights); null where the backend has no fused kernels. */
+export function movingAverageStep(average: tf.Tensor, value: tf.Tensor, beta: number): tf.Tensor | null {
+  if (!hasFusedKernels()) return null;
+  return tf.engine().runKernel(AVERAGE, { average, value }, { beta }) as tf.Tensor;
 }
 
 export function hasFusedKernels(): boolean {
@@ -200,6 +207,10 @@ function adamInto(
   }
 }
 
+function movingAverageInto([out]: Float32Array[], [average, value]: Float32Array[], beta: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = beta * average[i] + (1 - beta) * value[i];
+}
+
 // ---- kernels: the same loops over each backend's memory ----
 
 /** Output tensors of `shapes`, filled by `fill` from the float32 contents of `inputs`. */
@@ -247,6 +258,7 @@ const FUSED_KERNELS: Record<string, FusedKernel> = {
     outputs: ([x, gamma]) => [x, gamma, gamma],
     fill: (outs, ins, { groupSize }) => normalizeGradInto(outs, ins, groupSize),
   },
+  [AVERAGE]: { inputs: ['average', 'value'], fill: (outs, ins, { beta }) => movingAverageInto(outs, ins, beta) },
   [ADAM]: {
     inputs: ['value', 'm', 'v', 'gradient'],
     outputs: ([value]) => [value, value, value],

@@ -3,6 +3,7 @@
  * callback decides that): w_ema ← β·w_ema + (1 − β)·w, β weighting the old average.
  */
 import * as tf from '@tensorflow/tfjs';
+import { movingAverageStep } from '../fused-kernels.js';
 
 export class EmaWeights {
   readonly shadow: Map<string, tf.Variable>;
@@ -19,7 +20,8 @@ export class EmaWeights {
     tf.tidy(() => {
       for (const [name, v] of source) {
         const average = this.shadow.get(name)!;
-        average.assign(average.mul(beta).add(v.mul(1 - beta)));
+        // One fused pass where the backend has it (wasm, cpu); three tf ops elsewhere.
+        average.assign(movingAverageStep(average, v, beta) ?? average.mul(beta).add(v.mul(1 - beta)));
       }
     });
   }
