@@ -15,6 +15,11 @@ import { featureStats, frechetDistance, type FeatureStats } from '../framework/e
 import { classMetrics, entropyBits } from '../framework/eval/metrics.js';
 import { readSampleImages, splitImageGrid } from '../framework/eval/sample-files.js';
 import { loadClassifier } from '../framework/eval/classifier-cache.js';
+import { resolveExperiment } from '../framework/config/resolve.js';
+import { assemble } from '../framework/container/assembly.js';
+import { TOKENS } from '../framework/container/tokens.js';
+import type { CheckpointData } from '../framework/run/checkpoint.js';
+import type { Recorder, Trainer } from '../framework/interfaces.js';
 import { Evaluation } from '../framework/eval/evaluation.js';
 import { encodeGrayPng, imageGrid } from '../framework/records/png.js';
 import { writeNpyUint8 } from '../framework/data/npy.js';
@@ -113,6 +118,33 @@ test('the classifier cache: trained once, then loaded; a checksum mismatch retra
   assert.ok(repaired.trained, 'a corrupt cache is retrained');
   assert.is(repaired.info.sha256, first.info.sha256, 'the same seed trains the same weights');
   assert.equal(fs.readdirSync(path.dirname(first.dir)), [path.basename(first.dir)], 'no temporary folder left behind');
+});
+
+test('the classifier trainer stopped and resumed gives exactly the losses and accuracy of an uninterrupted run', async () => {
+  await backendReady;
+  const fit = async (stopAfter: number, resumeFrom?: CheckpointData) => {
+    const config = await resolveExperiment('experiments/mnist-classifier.yaml', { overrides: [...TINY, 'trainer.epochs=3', 'trainer.max_steps=6'] });
+    const trainer = assemble(config.value).get(TOKENS.Trainer) as Trainer;
+    const scalars: [string, number][] = [];
+    const record: Recorder = { scalar: (tag, value) => scalars.push([tag, value]), image: () => {}, text: () => {} };
+    let saved: CheckpointData | undefined;
+    const checkpoints = {
+      save: async (step: number, data: CheckpointData) => {
+        saved = { state: { step, ...data.state }, tensors: new Map([...data.tensors].map(([k, t]) => [k, tf.clone(t)])) };
+        return 'memory';
+      },
+    };
+    const steps = () => scalars.filter(([tag]) => tag === 'Training/CrossEntropy').length;
+    const result = await trainer.fit({ record, quiet: true, stopRequested: () => steps() >= stopAfter, checkpoints, resumeFrom });
+    return { result, scalars, saved: saved! };
+  };
+  const whole = await fit(Infinity);
+  const first = await fit(3);
+  assert.is(first.result.status, 'interrupted');
+  const rest = await fit(Infinity, first.saved);
+  assert.equal([rest.result.status, rest.result.steps], ['completed', 6]);
+  assert.equal([...first.scalars, ...rest.scalars], whole.scalars);
+  for (const run of [whole, first, rest]) tf.dispose([...run.saved.tensors.values()]);
 });
 
 test('an evaluation frees its tensors; real test digits score near the floor, noise near the ceiling', async () => {

@@ -88,6 +88,8 @@ export class ClassifierTrainer implements Trainer {
     let epochImages = 0;
     try {
       while (step < totalSteps && !run.stopRequested()) {
+        // The step itself is synchronous: yield so a Ctrl-C's stop request gets through.
+        await new Promise((resolve) => setImmediate(resolve));
         const { x, labels, epoch, last } = batches.at(step);
         lastLoss = this.optimize(optimizer, x, labels);
         average.update(this.model.variables(), Math.min(this.params.average, (1 + step) / (10 + step)));
