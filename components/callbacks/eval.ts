@@ -22,7 +22,7 @@ const Params = Type.Object(
     every_steps: Type.Integer({ minimum: 0, default: 0, description: 'Also evaluate every N steps; 0: never' }),
     at_end: Type.Boolean({ default: true, description: 'Also evaluate after the last step of the run' }),
     sampler: Object.assign(
-      componentRef('sampler', { description: "Sampler of the evaluated images, on the run's schedule; default: 50-step DDIM (cheap)" }),
+      componentRef('sampler', { description: "Sampler of the evaluated images, on the run's schedule (DDIM by default: cheap)" }),
       // Validation fills in the chosen sampler's own defaults (eta, ...).
       { default: { type: 'ddim', steps: 50 } },
     ),
@@ -73,6 +73,8 @@ export class Eval implements Callback {
 
   /** Loads (or on first use trains) the classifier and measures the floor and ceiling once per run. */
   async onRunBegin(ctx: TrainingContext): Promise<void> {
+    // First the cheap checks, so a mistake fails before a first-use classifier training.
+    this.sampler = buildSampler(this.params.sampler, ctx, `${this.path}.sampler`);
     this.loaded = await loadClassifier({ overrides: this.params.classifier_set });
     const [h, w, c] = this.loaded.imageShape;
     const [height, width, channels] = ctx.imageShape;
@@ -80,7 +82,6 @@ export class Eval implements Callback {
       throw new XpError(`${this.path}: the run's images are ${height}×${width}×${channels}, the classifier takes ${h}×${w}×${c}`);
     }
     this.evaluation = new Evaluation(this.loaded.classifier, this.params.n, h, w);
-    this.sampler = buildSampler(this.params.sampler, ctx, `${this.path}.sampler`);
   }
 
   onStepEnd(ctx: TrainingContext): void {

@@ -13,7 +13,7 @@ const Params = Type.Object(
     channels: Type.Array(Type.Integer({ minimum: 1 }), {
       minItems: 1,
       default: [16, 32],
-      description: 'Output channels of each stage: conv (same padding), ReLU, 2×2 max-pool',
+      description: 'Output channels of each stage: conv (same padding), 2×2 max-pool, ReLU',
     }),
     kernel: Type.Integer({ minimum: 1, default: 3, description: 'Kernel size of the convolutions (odd keeps the shape)' }),
     features: Type.Integer({
@@ -28,7 +28,7 @@ const Params = Type.Object(
 
 type Params = Static<typeof Params>;
 
-/** One conv → ReLU → max-pool stage, with the shapes it maps between. */
+/** One conv → max-pool → ReLU stage, with the shapes it maps between. */
 interface Stage {
   conv: Conv2d;
   inShape: Shape3;
@@ -37,7 +37,7 @@ interface Stage {
 
 @model('MnistClassifier', {
   description:
-    'A LeNet-style digit classifier: conv stages (conv, ReLU, 2×2 max-pool), a dense ReLU layer (the features ' +
+    'A LeNet-style digit classifier: conv stages (conv, 2×2 max-pool, ReLU), a dense ReLU layer (the features ' +
     'FID is computed on) and a dense layer of class scores. Takes images in [-1, 1].',
   params: Params,
 })
@@ -65,6 +65,7 @@ export class MnistClassifier implements Classifier {
   forward(x: tf.Tensor4D): ClassifierOutput {
     return tf.tidy(() => {
       let y = x;
+      // Pooling before the ReLU is the same function (ReLU is monotonic) on a quarter of the values.
       for (const { conv } of this.stages) y = tf.relu(tf.maxPool(conv.forward(y), 2, 2, 'valid'));
       const flat = tf.reshape(y, [y.shape[0], -1]) as tf.Tensor2D;
       const features = tf.relu(this.hidden.forward(flat));
@@ -79,7 +80,7 @@ export class MnistClassifier implements Classifier {
   summary(): SummaryRow[] {
     const rows = this.stages.map(({ conv, inShape, outShape }, i) => ({
       stage: `conv${i + 1}`,
-      block: 'conv+relu+maxpool',
+      block: 'conv+maxpool+relu',
       outShape,
       params: this.store.scope(`stages.${i}`).count(),
       flops: conv.flops(inShape),

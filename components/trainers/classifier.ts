@@ -101,9 +101,7 @@ export class ClassifierTrainer implements Trainer {
         const seconds = (performance.now() - epochStart) / 1000;
         progress?.update({ step, totalSteps, epoch, epochs, loss: lastLoss, imagesPerSecond: epochImages / seconds });
         if (last || step === totalSteps) {
-          const testAccuracy = weights.use(AVERAGE, () =>
-            accuracy(classifyImages(this.model, test.images, test.height, test.width), test.labels),
-          );
+          const testAccuracy = weights.use(AVERAGE, () => this.accuracyOn(test));
           run.record.scalar(this.params.accuracy_tag, testAccuracy, step);
           progress?.log(
             `epoch ${epoch + 1}/${epochs}  step ${step}/${totalSteps}  loss ${lastLoss.toFixed(4)}  ` +
@@ -124,7 +122,12 @@ export class ClassifierTrainer implements Trainer {
     }
   }
 
-  /** One Adam step on the batch's mean cross-entropy; returns the loss. */
+  /** The share of a labelled set the model classifies right. */
+  private accuracyOn(set: MnistSet): number {
+    return accuracy(classifyImages(this.model, set.images, set.height, set.width), set.labels);
+  }
+
+  /** One optimizer step on the batch's mean cross-entropy; returns the loss. */
   private optimize(optimizer: tf.Optimizer, x: tf.Tensor4D, labels: tf.Tensor2D): number {
     const variables = [...this.model.variables().values()];
     const { value, grads } = tf.variableGrads(
