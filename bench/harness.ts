@@ -9,13 +9,15 @@ export interface BenchmarkContext {
 export interface BenchmarkResult {
   /** Printed as is. */
   report: string;
-  /** Written to bench/results-<name>.json. */
+  /** Kept in bench/results.json under the benchmark's name, with the run's date and machine. */
   data: object;
 }
 
 export interface Benchmark {
   name: string;
   description: string;
+  /** Throws if something the benchmark needs outside xp is missing; checked before any benchmark runs. */
+  requirements?(): Promise<void>;
   run(context: BenchmarkContext): Promise<BenchmarkResult>;
 }
 

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { resolveExperiment } from '../framework/config/resolve.js';
 import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
-import type { Dataset, Denoiser, NoiseSchedule, Sampler } from '../framework/interfaces.js';
+import type { Dataset, Denoiser, NoiseSchedule, OptimizerFactory, Sampler } from '../framework/interfaces.js';
 import { ForwardProcess, drawNoise } from '../framework/diffusion/forward-process.js';
 import { LocalGradients } from '../framework/training/gradients.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
@@ -17,20 +17,30 @@ import { examplesPerPass } from '../framework/training/slices.js';
 import { Rng } from '../framework/rng.js';
 import { medianOfRounds, table, type Benchmark } from './harness.js';
 
-interface ModelCase {
+export interface ModelCase {
   experiment: string;
   trainBatches: number[];
   forwardBatch: number;
   /** Images sampled with each sampler; 0 skips (extrapolated from the forward pass instead). */
   ddimImages: number;
   ddpmImages: number;
+  /** Timed rounds after one warm-up, of each training batch and of the forward pass. */
   reps: number;
 }
 
-const CASES: ModelCase[] = [
+// The paper's UNet takes most of a minute a training step here, so two timed steps.
+export const CASES: ModelCase[] = [
   { experiment: 'experiments/quickstart.yaml', trainBatches: [64, 8], forwardBatch: 64, ddimImages: 16, ddpmImages: 4, reps: 3 },
-  { experiment: 'experiments/mnist-standard.yaml', trainBatches: [8], forwardBatch: 4, ddimImages: 0, ddpmImages: 0, reps: 1 },
+  { experiment: 'experiments/mnist-standard.yaml', trainBatches: [8], forwardBatch: 4, ddimImages: 0, ddpmImages: 0, reps: 2 },
 ];
+
+/** Training throughput of one model, keyed `batch <size>`. */
+export interface Training {
+  parameters: number;
+  imagesPerSecond: Record<string, number>;
+  /** The largest share of a step spent outside the model, over the batch sizes. */
+  outsideModelShare: number;
+}
 
 interface Row {
   experiment: string;
@@ -45,24 +55,49 @@ interface Row {
   tensorsAfter: number;
 }
 
-async function measure(c: ModelCase): Promise<Row> {
-  const config = await resolveExperiment(c.experiment, { overrides: ['sampler={type: ddim, steps: 50}'] });
+/** The experiment's components, with the DDIM-50 sampler in place of its own. */
+async function build(experiment: string) {
+  const config = await resolveExperiment(experiment, { overrides: ['sampler={type: ddim, steps: 50}'] });
   const container = assemble(config.value);
-  const model = container.get(TOKENS.Model) as Denoiser;
-  const dataset = container.get(TOKENS.Dataset) as Dataset;
-  const schedule = container.get(TOKENS.Schedule) as NoiseSchedule;
-  const ddim = container.get(TOKENS.Sampler) as Sampler;
+  return {
+    model: container.get(TOKENS.Model) as Denoiser,
+    dataset: container.get(TOKENS.Dataset) as Dataset,
+    schedule: container.get(TOKENS.Schedule) as NoiseSchedule,
+    optimizer: container.get(TOKENS.Optimizer) as OptimizerFactory,
+    ddim: container.get(TOKENS.Sampler) as Sampler,
+  };
+}
+
+type Built = Awaited<ReturnType<typeof build>>;
+
+/** Training throughput of the case's model, built afresh and freed after (what bench/vs-pytorch.ts compares). */
+export async function measureTrainingOf(c: ModelCase): Promise<Training> {
+  const built = await build(c.experiment);
+  try {
+    return await measureTraining(c, built);
+  } finally {
+    built.model.dispose();
+  }
+}
+
+/**
+ * Median time of a training step at each of the case's batch sizes: what the trainer does
+ * (MNIST batch, per-example timesteps, noise, x_t, gradients in the slices the wasm heap
+ * holds, the experiment's optimizer, EMA), one warm-up step first. Frees everything it made
+ * but the model.
+ */
+async function measureTraining(c: ModelCase, { model, schedule, optimizer: optimizerFactory }: Built): Promise<Training> {
   const forward = new ForwardProcess(schedule);
-  const optimizer = tf.train.adam(2e-4);
+  const optimizer = optimizerFactory.create();
   const rng = new Rng(0);
-  const tensorsBefore = tf.memory().numTensors;
-  const trainImagesPerSecond: Record<string, number> = {};
+  const imagesPerSecond: Record<string, number> = {};
   let outsideModelShare = 0;
   for (const batchSize of c.trainBatches) {
     const batches = (await datasetWithBatch(c.experiment, batchSize)).batches(rng.fork(batchSize));
     const gradients = new LocalGradients(model, examplesPerPass(model, 'auto'));
     const ema = new EmaWeights(model.variables());
     let prepared: { x0: tf.Tensor4D; xt: tf.Tensor4D; t: tf.Tensor1D; noise: tf.Tensor4D } | undefined;
+    process.stderr.write(`xp: ${c.experiment}, training at batch ${batchSize}\n`);
     const times = medianOfRounds(
       {
         // Everything a step does outside the model: the batch, timesteps, noise, x_t, the EMA.
@@ -85,9 +120,23 @@ async function measure(c: ModelCase): Promise<Row> {
     );
     tf.dispose(Object.values(prepared!));
     ema.dispose();
-    trainImagesPerSecond[`batch ${batchSize}`] = (batchSize * 1000) / (times.outside + times.model);
+    imagesPerSecond[`batch ${batchSize}`] = (batchSize * 1000) / (times.outside + times.model);
     outsideModelShare = Math.max(outsideModelShare, times.outside / (times.outside + times.model));
   }
+  forward.dispose();
+  optimizer.dispose();
+  return { parameters: countParameters(model), imagesPerSecond, outsideModelShare };
+}
+
+function countParameters(model: Denoiser): number {
+  return [...model.variables().values()].reduce((n, v) => n + v.size, 0);
+}
+
+async function measure(c: ModelCase): Promise<Row> {
+  const built = await build(c.experiment);
+  const { model, dataset, schedule, ddim } = built;
+  const tensorsBefore = tf.memory().numTensors;
+  const training = await measureTraining(c, built);
   const x = tf.randomNormal([c.forwardBatch, ...dataset.imageShape]) as tf.Tensor4D;
   const t = tf.fill([c.forwardBatch], 100, 'int32') as tf.Tensor1D;
   const { pass } = medianOfRounds({ pass: () => tf.tidy(() => model.predict(x, t).dataSync()) }, { warmup: 1, reps: c.reps });
@@ -102,18 +151,16 @@ async function measure(c: ModelCase): Promise<Row> {
   const ddpm = c.ddpmImages ? ((await resolveDdpm(c.experiment)) as Sampler) : undefined;
   const row: Row = {
     experiment: c.experiment,
-    parameters: [...model.variables().values()].reduce((n, v) => n + v.size, 0),
-    trainImagesPerSecond,
+    parameters: training.parameters,
+    trainImagesPerSecond: training.imagesPerSecond,
     forwardImagesPerSecond,
     ddim50ImagesPerSecond: sampleRate(ddim, c.ddimImages, 50),
     ddpm511ImagesPerSecond: sampleRate(ddpm, c.ddpmImages, schedule.steps - 1),
     sampledNotExtrapolated: c.ddimImages > 0,
-    outsideModelShare,
+    outsideModelShare: training.outsideModelShare,
     tensorsBefore,
     tensorsAfter: tf.memory().numTensors,
   };
-  forward.dispose();
-  optimizer.dispose();
   model.dispose();
   return row;
 }
@@ -137,7 +184,7 @@ export const models: Benchmark = {
     for (const c of CASES) rows.push(await measure(c));
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     const report = table(
-      ['experiment', 'params', 'train img/s', 'forward img/s', 'DDIM-50 img/s', 'DDPM-511 img/s', 'outside model', 'tensors (Adam adds 2 a variable)'],
+      ['experiment', 'params', 'train img/s', 'forward img/s', 'DDIM-50 img/s', 'DDPM-511 img/s', 'outside model', 'tensors before -> after'],
       rows.map((r) => [
         r.experiment.replace('experiments/', ''),
         r.parameters,

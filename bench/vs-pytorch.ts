@@ -1,0 +1,130 @@
+/**
+ * xp beside PyTorch (`npm run bench -- --vs-pytorch`): the training throughput of the paper's
+ * and the quick-start UNet, xp's as bench/models.ts measures it (one thread), PyTorch's by
+ * bench/pytorch_unet.py, which builds the same models layer for layer, on one thread and on
+ * two. The PyTorch side needs the system Python's torch (Debian: python3-torch).
+ */
+import { execFile, spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { XpError } from '../framework/errors.js';
+import { table, type Benchmark } from './harness.js';
+import { CASES, measureTrainingOf, type ModelCase } from './models.js';
+
+/** Debian's python3-torch installs for the system Python, not for a pyenv or venv one on PATH. */
+const PYTHON = process.env.XP_BENCH_PYTHON ?? '/usr/bin/python3';
+const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch_unet.py');
+/** OpenBLAS too: without it Debian's torch runs matrix products on the reference BLAS, several times slower. */
+const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
+/** One thread, as xp's measurement; two, the whole machine, as the issue's anchor was measured. */
+const PYTORCH_THREADS = [1, 2];
+/** PyTorch steps are cheap beside xp's, so a few more of them. */
+const PYTORCH_STEPS = { warmup: 1, steps: 3 };
+/** Each experiment's model in bench/pytorch_unet.py and the issue's target for xp / PyTorch. */
+const COUNTERPARTS: Record<string, { model: string; target: number }> = {
+  'experiments/quickstart.yaml': { model: 'quickstart', target: 1 },
+  'experiments/mnist-standard.yaml': { model: 'paper', target: 0.5 },
+};
+
+/** What bench/pytorch_unet.py prints. */
+interface PytorchRun {
+  torch: string;
+  model: string;
+  parameters: number;
+  threads: number;
+  blas: string[];
+  warmup: number;
+  steps: number;
+  results: { batch: number; stepSeconds: number[]; imagesPerSecond: number }[];
+}
+
+interface Row {
+  experiment: string;
+  batch: number;
+  xp: number;
+  /** Images/s by thread count. */
+  pytorch: Record<number, number>;
+  /** xp over PyTorch's faster thread count: the fastest PyTorch ran here. */
+  ratio: number;
+  target: number;
+}
+
+export const vsPytorch: Benchmark = {
+  name: 'vs-pytorch',
+  description: `training img/s of the paper and quick-start UNets, xp beside PyTorch (${PYTHON})`,
+  async requirements() {
+    try {
+      await promisify(execFile)(PYTHON, ['-c', 'import torch']);
+    } catch {
+      throw new XpError(`--vs-pytorch runs PyTorch with ${PYTHON}, which cannot import torch; on Debian: ${INSTALL} (or set XP_BENCH_PYTHON to a Python that has torch)`);
+    }
+  },
+  async run(context) {
+    const rows: Row[] = [];
+    const runs: PytorchRun[] = [];
+    for (const c of CASES) {
+      const { rows: caseRows, runs: caseRuns } = await compare(c);
+      rows.push(...caseRows);
+      runs.push(...caseRuns);
+    }
+    const { torch, blas } = runs[0];
+    // The ratio depends on the CPU's vector units: PyTorch's oneDNN uses AVX2 or AVX-512, wasm 128-bit SIMD.
+    const cpu = os.cpus()[0]?.model ?? 'unknown';
+    const notes = [
+      `CPU: ${cpu}, ${os.cpus().length} cores.`,
+      `xp: ${context.backend} backend, one thread; median of timed steps after one warm-up, as \`npm run bench -- models\`.`,
+      `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of ${PYTORCH_STEPS.steps} steps after ${PYTORCH_STEPS.warmup} warm-up.`,
+      'xp / PyTorch divides by the faster PyTorch column. Parameter counts checked equal on both sides.',
+    ];
+    return { report: [report(rows), '', ...notes].join('\n'), data: { cpu, rows, pytorch: runs } };
+  },
+};
+
+/** xp's and PyTorch's training throughput for one case; throws if the two models differ in size. */
+async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[] }> {
+  const { model, target } = COUNTERPARTS[c.experiment];
+  const xp = await measureTrainingOf(c);
+  const runs: PytorchRun[] = [];
+  for (const threads of PYTORCH_THREADS) runs.push(await runPytorch(model, c.trainBatches, threads));
+  if (runs[0].parameters !== xp.parameters) {
+    throw new XpError(`${c.experiment}: xp's UNet has ${xp.parameters} parameters, bench/pytorch_unet.py's ${runs[0].parameters}; update the script's '${model}' model`);
+  }
+  const rows = c.trainBatches.map((batch) => {
+    const pytorch = Object.fromEntries(runs.map((run) => [run.threads, run.results.find((r) => r.batch === batch)!.imagesPerSecond]));
+    const xpRate = xp.imagesPerSecond[`batch ${batch}`];
+    return { experiment: c.experiment, batch, xp: xpRate, pytorch, ratio: xpRate / Math.max(...Object.values(pytorch)), target };
+  });
+  return { rows, runs };
+}
+
+/** Runs bench/pytorch_unet.py, its progress on our stderr, and parses the JSON it prints. */
+function runPytorch(model: string, batches: number[], threads: number): Promise<PytorchRun> {
+  const args = [SCRIPT, '--model', model, '--batch', ...batches.map(String), '--threads', String(threads),
+    '--warmup', String(PYTORCH_STEPS.warmup), '--steps', String(PYTORCH_STEPS.steps)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(JSON.parse(out) as PytorchRun);
+      else reject(new XpError(`bench/pytorch_unet.py --model ${model} --threads ${threads} exited with ${code} (its error is above)`));
+    });
+  });
+}
+
+function report(rows: Row[]): string {
+  const header = ['experiment', 'batch', 'xp img/s', ...PYTORCH_THREADS.map((n) => `PyTorch ${n}T img/s`), 'xp / PyTorch', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.experiment.replace('experiments/', ''),
+    r.batch,
+    Number(r.xp.toPrecision(3)),
+    ...PYTORCH_THREADS.map((n) => Number(r.pytorch[n].toPrecision(3))),
+    Number(r.ratio.toPrecision(2)),
+    `>= ${r.target}`,
+    r.ratio >= r.target ? 'yes' : 'no',
+  ]);
+  return table(header, body);
+}
