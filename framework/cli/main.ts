@@ -74,6 +74,16 @@ export function buildProgram(): Command {
     .action(async (dir) => (await import('./commands/runs.js')).runs(dir));
 
   program
+    .command('plot <dirs...>')
+    .description('draw scalar curves of runs (a run folder, or any folder above run folders, such as a sweep\'s) as a PNG line chart')
+    .requiredOption('--tag <tag>', 'scalar tag to draw, such as Training/MSE (repeatable)', collect)
+    .requiredOption('--out <file>', 'the chart (.png)')
+    .option('--csv <file>', 'also write the points as a table: run, tag, step, value')
+    .option('--title <text>', 'title above the chart')
+    .option('--log-y', 'log scale for the values')
+    .action(async (dirs, opts) => (await import('./commands/plot.js')).plot(dirs, opts));
+
+  program
     .command('sample <run-or-checkpoint>')
     .description('sample images from a run (its newest checkpoint) or a checkpoint folder')
     .requiredOption('--out <file>', 'output: .png (a grid), .idx (MNIST idx3-ubyte) or .npy (uint8, N x H x W)')

@@ -24,6 +24,14 @@ export function encodeGrayPng(pixels: Uint8Array, width: number, height: number)
   return encode({ width, height, data: pixels, channels: 1, depth: 8 });
 }
 
+/** `pixels`: row-major, three bytes (red, green, blue) per pixel. */
+export function encodeRgbPng(pixels: Uint8Array, width: number, height: number): Uint8Array {
+  if (pixels.length !== width * height * 3) {
+    throw new RangeError(`encodeRgbPng: ${pixels.length} bytes do not make a ${width}x${height} RGB image`);
+  }
+  return encode({ width, height, data: pixels, channels: 3, depth: 8 });
+}
+
 export function decodeGrayPng(png: Uint8Array): GrayImage {
   const { width, height, data, channels, depth } = decode(png);
   if (channels !== 1 || depth !== 8 || !(data instanceof Uint8Array)) {
