@@ -6,7 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ComponentConfig } from './registry/params.js';
 import type { ParamStore } from './nn/param-store.js';
 import type { Rng } from './rng.js';
-import type { BatchSource } from './data/batches.js';
+import type { BatchSource, LabeledImageSet, Normalization } from './data/batches.js';
 import type { CheckpointData } from './run/checkpoint.js';
 
 /** Per-example shape, NHWC without N: [height, width, channels]. */
@@ -84,12 +84,24 @@ export interface Sampler {
   readonly evaluations: number;
 }
 
-/** A training set: images as batches of normalized floats. */
+/** A training set: images as batches of normalized floats, with their class labels where it has them. */
 export interface Dataset {
   readonly imageShape: Shape3;
   readonly size: number;
+  /** How batches map pixels to floats. */
+  readonly normalize: Normalization;
+  /** Present where every image has a class label; its batches then carry `labels`. */
+  readonly labels?: DatasetLabels;
   /** A fresh iterator over epochs of batches; `rng` drives the shuffle. */
   batches(rng: Rng): BatchSource;
+}
+
+/** What a labelled dataset offers a classifier beyond its batches. */
+export interface DatasetLabels {
+  /** Labels run from 0 to classes - 1. */
+  readonly classes: number;
+  /** Labelled images kept out of training (MNIST: the test split), to measure accuracy on; raw pixels. */
+  testSet(): LabeledImageSet;
 }
 
 /** Makes the tfjs optimizer for a run. */

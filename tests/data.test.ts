@@ -7,11 +7,12 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { readIdx, writeIdx, IdxError } from '../framework/data/idx.js';
-import { writeNpyUint8 } from '../framework/data/npy.js';
+import { readNpyUint8, writeNpyUint8 } from '../framework/data/npy.js';
 import { loadMnist, mnistFiles, type MnistSet } from '../framework/data/mnist.js';
 import { BatchSource, type BatchSourceOptions } from '../framework/data/batches.js';
 import { XpError } from '../framework/errors.js';
 import { Rng } from '../framework/rng.js';
+import { Mnist } from '../components/datasets/mnist.js';
 import { backendReady } from './setup.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-data-'));
@@ -109,8 +110,20 @@ test('npy: v1.0 header, |u1, C order, padded to 64 bytes with a final newline, t
   assert.equal(header.trimEnd(), "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4), }");
   assert.equal(bytes.subarray(10 + headerLength), Buffer.from(SMALL));
 
+  assert.equal(readNpyUint8(file), { dims: [2, 3, 4], data: SMALL });
+
   writeNpyUint8(file, [24], SMALL);
   assert.match(fs.readFileSync(file).toString('latin1'), /'shape': \(24,\), }/);
+  assert.equal(readNpyUint8(file).dims, [24]);
+});
+
+test('npy: the reader refuses other dtypes and Fortran order, naming the file', () => {
+  const header = (dict: string) => Buffer.concat([Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, dict.length, 0]), Buffer.from(dict, 'latin1')]);
+  const floats = writeTmp('f.npy', header("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\n"));
+  assert.throws(() => readNpyUint8(floats), /f\.npy: the array must be uint8 \('\|u1'\), found dtype '<f4'/);
+  const fortran = writeTmp('fortran.npy', header("{'descr': '|u1', 'fortran_order': True, 'shape': (1,), }\n"));
+  assert.throws(() => readNpyUint8(fortran), /fortran\.npy: Fortran-order arrays are not supported/);
+  assert.throws(() => readNpyUint8(writeTmp('not.npy', SMALL)), /not\.npy: not a \.npy file/);
 });
 
 // ---- MNIST ----
@@ -248,6 +261,38 @@ test('batches: a state saved mid-epoch, through JSON, resumes with the same batc
   assert.equal(epochOrder(fromEnd), epochOrder(atEnd));
 
   assert.throws(() => numberedSource({ batchSize: 32 }).restore(saved), /saved with batchSize 64, this run has 32/);
+});
+
+test('batches: each carries the labels of its own images, shuffled or not, and none where the set has none', () => {
+  // Image i's one pixel is i and its label i % 7, so a batch's labels follow from its pixels.
+  const labels = Uint8Array.from({ length: 200 }, (_, i) => i % 7);
+  for (const shuffle of [true, false]) {
+    const source = numberedSource({ labels, shuffle });
+    for (let i = 0; i < 2 * source.batchesPerEpoch; i++) {
+      const batch = source.nextBatch();
+      assert.equal(batch.labels, Int32Array.from(imageNumbers(batch.x), (image) => image % 7));
+    }
+  }
+  assert.is(numberedSource().nextBatch().labels, undefined);
+  assert.throws(() => numberedSource({ labels: labels.subarray(1) }), /holds 200 images but 199 labels/);
+});
+
+test('mnist dataset: a shuffled batch holds the MNIST label of each of its images; the test set is the test split', () => {
+  const limit = 1000;
+  const mnist = new Mnist({ split: 'train', batch_size: 64, shuffle: true, normalize: 'minus-one-one', drop_last: false, limit });
+  assert.is(mnist.labels.classes, 10);
+  const batch = mnist.batches(new Rng(3)).nextBatch();
+  const images = Buffer.from(train.images.buffer, train.images.byteOffset, limit * 784);
+  const indexOf = (pixels: Uint8Array) => {
+    for (let i = 0; i < limit; i++) if (images.subarray(i * 784, (i + 1) * 784).equals(pixels)) return i;
+    return -1;
+  };
+  const shuffled = Array.from({ length: batch.size }, (_, b) => indexOf(Uint8Array.from(imageNumbers(batch.x.subarray(b * 784, (b + 1) * 784)))));
+  assert.not.equal(shuffled, Array.from({ length: batch.size }, (_, b) => b), 'shuffled');
+  assert.ok(shuffled.every((i) => i >= 0), 'every batch image is one of the first 1000');
+  assert.equal(batch.labels, Int32Array.from(shuffled, (i) => train.labels[i]));
+  const testSet = mnist.labels.testSet();
+  assert.equal([testSet.count, testSet.labels[0]], [10000, 7]);
 });
 
 test('batches: toTensor gives [size, height, width, 1]', async () => {

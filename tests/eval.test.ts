@@ -19,7 +19,9 @@ import { resolveExperiment } from '../framework/config/resolve.js';
 import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
 import type { CheckpointData } from '../framework/run/checkpoint.js';
-import type { Recorder, Trainer } from '../framework/interfaces.js';
+import type { Dataset, Recorder, Shape3, Trainer } from '../framework/interfaces.js';
+import { BatchSource } from '../framework/data/batches.js';
+import { component, registry, Type } from '../framework/registry/index.js';
 import { Evaluation } from '../framework/eval/evaluation.js';
 import { encodeGrayPng, imageGrid } from '../framework/records/png.js';
 import { writeNpyUint8 } from '../framework/data/npy.js';
@@ -145,6 +147,33 @@ test('the classifier trainer stopped and resumed gives exactly the losses and ac
   assert.equal([rest.result.status, rest.result.steps], ['completed', 6]);
   assert.equal([...first.scalars, ...rest.scalars], whole.scalars);
   for (const run of [whole, first, rest]) tf.dispose([...run.saved.tensors.values()]);
+});
+
+/** A dataset of blank images without labels: what the classifier trainer must refuse. */
+class UnlabeledProbe implements Dataset {
+  readonly imageShape: Shape3 = [28, 28, 1];
+  readonly size = 64;
+  readonly normalize = 'minus-one-one';
+
+  batches(rng: Rng): BatchSource {
+    const { size: count, normalize } = this;
+    return new BatchSource({ images: new Uint8Array(count * 784), count, height: 28, width: 28, batchSize: count, shuffle: false, normalize, rng });
+  }
+}
+
+test('the classifier trainer refuses a dataset without labels or outside [-1, 1], naming the setting', async () => {
+  const trainerOf = async (overrides: string[]) => {
+    const config = await resolveExperiment('experiments/mnist-classifier.yaml', { overrides: [...TINY, ...overrides] });
+    return () => assemble(config.value).get(TOKENS.Trainer);
+  };
+  assert.throws(await trainerOf(['dataset.normalize=standardize']), /^dataset\.normalize: the classifier trainer needs 'minus-one-one'.*got 'standardize'/);
+  component('dataset', 'unlabeled-probe', { description: 'blank images, no labels', params: Type.Object({}) })(UnlabeledProbe);
+  try {
+    const unlabeled = await trainerOf(['dataset={type: unlabeled-probe}']);
+    assert.throws(unlabeled, /^dataset\.type: the classifier trainer needs a dataset with labels; 'unlabeled-probe' has none$/);
+  } finally {
+    registry.remove('dataset', 'unlabeled-probe');
+  }
 });
 
 test('an evaluation frees its tensors; real test digits score near the floor, noise near the ceiling', async () => {

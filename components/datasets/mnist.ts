@@ -1,9 +1,9 @@
 import { inject } from 'inversify';
 import { dataset, Type, stringEnum, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import type { Dataset, Shape3 } from '../../framework/interfaces.js';
-import { loadMnist } from '../../framework/data/mnist.js';
-import { BatchSource } from '../../framework/data/batches.js';
+import type { Dataset, DatasetLabels, Shape3 } from '../../framework/interfaces.js';
+import { loadMnist, MNIST_CLASSES, type MnistSet } from '../../framework/data/mnist.js';
+import { BatchSource, type Normalization } from '../../framework/data/batches.js';
 import type { Rng } from '../../framework/rng.js';
 
 const Params = Type.Object(
@@ -28,25 +28,31 @@ const Params = Type.Object(
 export class Mnist implements Dataset {
   readonly imageShape: Shape3;
   readonly size: number;
-  private readonly images: Uint8Array;
+  readonly normalize: Normalization;
+  readonly labels: DatasetLabels;
+  private readonly set: MnistSet;
 
   constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {
     const set = loadMnist({ dir: params.dir, split: params.split });
     this.size = Math.min(set.count, params.limit ?? set.count);
-    this.images = set.images.subarray(0, this.size * set.height * set.width);
+    this.set = {
+      ...set,
+      count: this.size,
+      images: set.images.subarray(0, this.size * set.height * set.width),
+      labels: set.labels.subarray(0, this.size),
+    };
     this.imageShape = [set.height, set.width, 1];
+    this.normalize = params.normalize;
+    // Accuracy is measured on the test split whatever split trains, as MNIST results are reported.
+    this.labels = { classes: MNIST_CLASSES, testSet: () => loadMnist({ dir: params.dir, split: 'test' }) };
   }
 
   batches(rng: Rng): BatchSource {
-    const [height, width] = this.imageShape;
     return new BatchSource({
-      images: this.images,
-      count: this.size,
-      height,
-      width,
+      ...this.set,
       batchSize: this.params.batch_size,
       shuffle: this.params.shuffle,
-      normalize: this.params.normalize,
+      normalize: this.normalize,
       dropLast: this.params.drop_last,
       rng,
     });

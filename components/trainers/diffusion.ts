@@ -27,8 +27,8 @@ import os from 'node:os';
 import { ModelWeightSets } from '../../framework/training/weight-sets.js';
 import { Progress } from '../../framework/training/progress.js';
 import { Rng, type RngState } from '../../framework/rng.js';
-import type { BatchSource, BatchSourceState } from '../../framework/data/batches.js';
 import type { CheckpointData } from '../../framework/run/checkpoint.js';
+import { captureTrainState, restoreTrainState, type TrainParts } from '../../framework/training/train-state.js';
 import { XpError } from '../../framework/errors.js';
 
 const Params = Type.Object(
@@ -184,9 +184,7 @@ export class DiffusionTrainer implements Trainer {
   }
 }
 
-interface TrainingParts {
-  batches: BatchSource;
-  optimizer: tf.Optimizer;
+interface TrainingParts extends Omit<TrainParts, 'variables'> {
   hooks: Hooks;
 }
 
@@ -195,36 +193,20 @@ async function captureState(
   ctx: TrainingContext,
   { batches, noiseRng, optimizer, hooks }: TrainingParts & { noiseRng: Rng },
 ): Promise<CheckpointData> {
-  const tensors = new Map<string, tf.Tensor>();
-  for (const [name, v] of ctx.model.variables()) tensors.set(`model/${name}`, v);
-  (await optimizer.getWeights()).forEach((w, i) => tensors.set(`optimizer/${i}`, w.tensor));
+  const { state, tensors } = await captureTrainState({ variables: ctx.model.variables(), optimizer, batches });
   const callbacks = hooks.state();
   for (const [key, part] of Object.entries(callbacks)) {
     for (const [name, tensor] of part.tensors ?? []) tensors.set(`${key}/${name}`, tensor);
   }
-  const state = {
-    epoch: ctx.epoch,
-    data: batches.state(),
-    noise: noiseRng.state(),
-    callbacks: Object.fromEntries(Object.entries(callbacks).map(([key, part]) => [key, part.json ?? null])),
-  };
-  return { state, tensors };
+  const json = Object.fromEntries(Object.entries(callbacks).map(([key, part]) => [key, part.json ?? null]));
+  return { state: { ...state, epoch: ctx.epoch, noise: noiseRng.state(), callbacks: json }, tensors };
 }
 
 /** Puts a checkpoint back; returns the noise generator to continue with. */
 async function restoreState(ctx: TrainingContext & { step: number; epoch: number }, data: CheckpointData, parts: TrainingParts): Promise<Rng> {
   const { state, tensors } = data;
-  for (const [name, v] of ctx.model.variables()) {
-    const saved = tensors.get(`model/${name}`);
-    if (!saved) throw new XpError(`the checkpoint has no weights for '${name}': it belongs to another model`);
-    v.assign(saved);
-  }
-  const optimizerWeights = [...tensors].filter(([name]) => name.startsWith('optimizer/'));
-  optimizerWeights.sort(([a], [b]) => Number(a.split('/')[1]) - Number(b.split('/')[1]));
-  if (optimizerWeights.length) await parts.optimizer.setWeights(optimizerWeights.map(([name, tensor]) => ({ name, tensor })));
-  parts.batches.restore(state.data as BatchSourceState);
+  ctx.step = await restoreTrainState(data, { variables: ctx.model.variables(), ...parts });
   parts.hooks.restore(state.callbacks as Record<string, unknown>, tensors);
-  ctx.step = Number(state.step);
   ctx.epoch = Number(state.epoch);
   return Rng.fromState(state.noise as RngState);
 }

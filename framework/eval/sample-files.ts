@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeGrayPng, type GrayImage } from '../records/png.js';
 import { readIdx } from '../data/idx.js';
+import { readNpyUint8 } from '../data/npy.js';
 import { XpError } from '../errors.js';
 
 export interface SampleImages {
@@ -88,28 +89,8 @@ function readIdxImages(file: string, height: number, width: number): SampleImage
   return checkedImages(file, idx.dims, idx.data, height, width);
 }
 
-/** NumPy's .npy format 1.0–3.0 (header length 2 bytes in 1.0, 4 after), C order only. */
 function readNpyImages(file: string, height: number, width: number): SampleImages {
-  const bytes = fs.readFileSync(file);
-  const fail = (what: string): never => {
-    throw new XpError(`${file}: ${what}`);
-  };
-  if (bytes.length < 10 || bytes[0] !== 0x93 || bytes.toString('latin1', 1, 6) !== 'NUMPY') fail('not a .npy file (bad magic string)');
-  const major = bytes[6];
-  if (![1, 2, 3].includes(major)) fail(`unknown .npy format version ${major}.${bytes[7]}`);
-  const lengthBytes = major === 1 ? 2 : 4;
-  const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
-  const dataStart = 8 + lengthBytes + headerLength;
-  if (bytes.length < dataStart) fail('truncated header');
-  const header = bytes.toString('latin1', 8 + lengthBytes, dataStart);
-  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
-  if (!descr || !['|u1', '<u1', '>u1', 'u1'].includes(descr)) {
-    fail(`sample images must be uint8 ('|u1'), found dtype '${descr ?? '?'}'`);
-  }
-  if (/'fortran_order'\s*:\s*True/.test(header)) fail('Fortran-order arrays are not supported; save with numpy.ascontiguousarray');
-  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1] ?? fail('the header has no shape');
-  const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + dataStart, bytes.length - dataStart);
+  const { dims, data } = readNpyUint8(file);
   return checkedImages(file, dims, data, height, width);
 }
 
