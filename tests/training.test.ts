@@ -16,12 +16,14 @@ class MemoryRecorder implements Recorder {
   readonly scalars = new Map<string, number[]>();
   readonly tensorCounts: number[] = [];
   readonly images: string[] = [];
+  readonly pixels = new Map<string, Uint8Array>();
   scalar(tag: string, value: number): void {
     if (tag === 'Training/MSE') this.tensorCounts.push(tf.memory().numTensors);
     this.scalars.set(tag, [...(this.scalars.get(tag) ?? []), value]);
   }
-  image(tag: string, _pixels: Uint8Array, _w: number, _h: number, step: number): void {
+  image(tag: string, pixels: Uint8Array, _w: number, _h: number, step: number): void {
     this.images.push(`${tag}@${step}`);
+    this.pixels.set(`${tag}@${step}`, pixels.slice());
   }
   text(): void {}
 }
@@ -81,6 +83,23 @@ test('the tensor count stays flat across 20 training steps, with EMA and samplin
   assert.ok(counts.slice(2).every((c) => c === counts[2]), `tensor counts: ${counts.join(' ')}`);
   assert.is(record.scalars.get('Training/EMA_MSE')?.length, 20);
   assert.equal(record.images, ['Training/ImagesOverTime@5', 'Training/ImagesOverTime@10', 'Training/ImagesOverTime@15', 'Training/ImagesOverTime@20']);
+});
+
+test("a sample grid with a sampler of its own uses it, on the run's schedule", async () => {
+  const grid = (name: string, sampler?: string) => [
+    `+callbacks.${name}.type=sample-images`,
+    `callbacks.${name}.every_steps=2`,
+    `callbacks.${name}.every_epochs=0`,
+    `callbacks.${name}.n=2`,
+    `callbacks.${name}.tag=${name}`,
+    ...(sampler ? [`callbacks.${name}.sampler=${sampler}`] : []),
+  ];
+  const record = await train(
+    tinyOverrides(2, [...grid('runs_own'), ...grid('same', '{type: ddim, steps: 4}'), ...grid('other', '{type: ddim, steps: 2}')]),
+  );
+  const [runs, same, other] = ['runs_own@2', 'same@2', 'other@2'].map((key) => Array.from(record.pixels.get(key)!));
+  assert.equal(same, runs, "the run's sampler, configured again, draws the same grid");
+  assert.not.equal(other, runs, 'two DDIM steps instead of four draw another grid');
 });
 
 test('the same seed gives the same losses; another seed does not', async () => {

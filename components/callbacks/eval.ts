@@ -1,7 +1,7 @@
-import { Container, inject } from 'inversify';
-import { callback, componentRef, Type, type ComponentConfig, type Static } from '../../framework/registry/index.js';
+import { inject } from 'inversify';
+import { callback, componentRef, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import { instantiate } from '../../framework/container/assembly.js';
+import { samplerOnSchedule } from '../../framework/container/assembly.js';
 import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
 import { loadClassifier, type LoadedClassifier } from '../../framework/eval/classifier-cache.js';
 import { Evaluation, type SetMetrics } from '../../framework/eval/evaluation.js';
@@ -74,7 +74,7 @@ export class Eval implements Callback {
   /** Loads (or on first use trains) the classifier and measures the floor and ceiling once per run. */
   async onRunBegin(ctx: TrainingContext): Promise<void> {
     // First the cheap checks, so a mistake fails before a first-use classifier training.
-    this.sampler = buildSampler(this.params.sampler, ctx, `${this.path}.sampler`);
+    this.sampler = samplerOnSchedule(this.params.sampler, ctx.schedule, `${this.path}.sampler`);
     this.loaded = await loadClassifier({ overrides: this.params.classifier_set });
     const [h, w, c] = this.loaded.imageShape;
     const [height, width, channels] = ctx.imageShape;
@@ -121,11 +121,4 @@ export class Eval implements Callback {
 
 function record(ctx: TrainingContext, prefix: string, metrics: SetMetrics): void {
   for (const [key, tag] of METRIC_TAGS) ctx.record.scalar(`Eval/${prefix}${tag}`, metrics[key], ctx.step);
-}
-
-/** The configured sampler, built through the registry on the run's noise schedule. */
-function buildSampler(config: ComponentConfig, ctx: TrainingContext, path: string): Sampler {
-  const scope = new Container();
-  scope.bind(TOKENS.Schedule).toConstantValue(ctx.schedule);
-  return instantiate<Sampler>(scope, 'sampler', config, path);
 }

@@ -1,7 +1,8 @@
 import { inject } from 'inversify';
-import { callback, Type, type Static } from '../../framework/registry/index.js';
+import { callback, componentRef, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, TrainingContext } from '../../framework/interfaces.js';
+import { samplerOnSchedule } from '../../framework/container/assembly.js';
+import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
 import { imageGrid } from '../../framework/records/png.js';
 import { samplesToBytes } from '../../framework/records/samples.js';
 import { Rng } from '../../framework/rng.js';
@@ -23,6 +24,9 @@ const Params = Type.Object(
     tag: Type.String({ default: 'Training/ImagesOverTime', description: 'TensorBoard image tag' }),
     columns: Type.Optional(Type.Integer({ minimum: 1, description: 'Images per grid row (default: near-square)' })),
     seed: Type.Integer({ minimum: 0, default: 0, description: 'Seed of the starting noise: the same every time, so grids compare' }),
+    sampler: Type.Optional(
+      componentRef('sampler', { description: "This grid's own sampler, on the run's schedule (e.g. full DDPM for a final grid); default: the run's sampler" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -32,8 +36,16 @@ const Params = Type.Object(
 export class SampleImages implements Callback {
   readonly priority = 50;
   private lastRenderedStep = -1;
+  private sampler?: Sampler;
 
-  constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {}
+  constructor(
+    @inject(TOKENS.Params) private readonly params: Static<typeof Params>,
+    @inject(TOKENS.Path) readonly path: string,
+  ) {}
+
+  onRunBegin(ctx: TrainingContext): void {
+    if (this.params.sampler) this.sampler = samplerOnSchedule(this.params.sampler, ctx.schedule, `${this.path}.sampler`);
+  }
 
   onStepEnd(ctx: TrainingContext): void {
     const every = this.params.every_steps;
@@ -58,7 +70,7 @@ export class SampleImages implements Callback {
     const { n, columns } = this.params;
     const [h, w] = ctx.imageShape;
     const samples = ctx.weights.use(this.params.weights, () =>
-      ctx.sampler.sample(ctx.model, n, ctx.imageShape, new Rng(this.params.seed)),
+      (this.sampler ?? ctx.sampler).sample(ctx.model, n, ctx.imageShape, new Rng(this.params.seed)),
     );
     const pixels = samplesToBytes(samples);
     const grid = imageGrid(pixels, n, h, w, { columns });

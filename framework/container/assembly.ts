@@ -7,7 +7,7 @@
 import { Container, type ServiceIdentifier } from 'inversify';
 import { registry, type Kind } from '../registry/index.js';
 import type { ComponentConfig } from '../registry/params.js';
-import type { BlockFactory, Shape3 } from '../interfaces.js';
+import type { BlockFactory, NoiseSchedule, Sampler, Shape3 } from '../interfaces.js';
 import { ParamStore } from '../nn/param-store.js';
 import { Rng } from '../rng.js';
 import { COMPONENT_SECTIONS, INSTANCE_SECTIONS } from '../config/schema.js';
@@ -79,4 +79,14 @@ export function assemble(experiment: ConfigMap): Container {
     ]);
   container.bind(TOKENS.BlockFactory).toConstantValue(blockFactory);
   return container;
+}
+
+/**
+ * A sampler from its own config on a run's noise schedule, for callbacks that sample otherwise
+ * than the run's sampler does (a cheap DDIM for evaluations, a full DDPM for a final grid).
+ */
+export function samplerOnSchedule(config: ComponentConfig, schedule: NoiseSchedule, path: string): Sampler {
+  const scope = new Container();
+  scope.bind(TOKENS.Schedule).toConstantValue(schedule);
+  return instantiate<Sampler>(scope, 'sampler', config, path);
 }
