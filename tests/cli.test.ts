@@ -72,19 +72,23 @@ test('a corrupt idx file is a one-line error, not a stack trace', () => {
 });
 
 test('a short quick-start run leaves a complete run folder; xp sample and xp runs read it', () => {
-  const run = xp(['run', 'experiments/quickstart.yaml', '--set', 'trainer.max_steps=3', '--set', 'dataset.batch_size=8', '--runs-dir', runsDir]);
+  // The final grid keeps its 511-step DDPM sampler, for 2 images instead of 36.
+  const run = xp([
+    'run', 'experiments/quickstart.yaml', '--set', 'trainer.max_steps=3', '--set', 'dataset.batch_size=8',
+    '--set', 'callbacks.final_samples.n=2', '--runs-dir', runsDir,
+  ]);
   assert.is(run.code, 0, run.stderr);
   const [stamp] = fs.readdirSync(path.join(runsDir, 'quickstart'));
   const dir = path.join(runsDir, 'quickstart', stamp);
   const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
   assert.equal([info.status, info.steps, info.backend, info.experiment], ['completed', 3, 'wasm', 'quickstart']);
   assert.ok(fs.existsSync(path.join(dir, 'config.yaml')));
-  assert.equal(fs.readdirSync(path.join(dir, 'samples')).sort(), ['Training_EMAImagesOverTime-step3.png', 'Training_ImagesOverTime-step3.png']);
+  assert.equal(fs.readdirSync(path.join(dir, 'samples')), ['Training_FinalEMASamplesDDPM-step3.png']);
   assert.equal(fs.readdirSync(path.join(dir, 'checkpoints')), ['step-00000003']);
   const events = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
   assert.is(events.length, 1);
   const bytes = fs.readFileSync(path.join(dir, events[0])).toString('latin1');
-  for (const tag of ['Training/MSE', 'Training/ImagesOverTime', 'Training/EMAImagesOverTime', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
+  for (const tag of ['Training/MSE', 'Training/FinalEMASamplesDDPM', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
     assert.ok(bytes.includes(tag), `the event file holds ${tag}`);
   }
 
@@ -104,7 +108,7 @@ test('kill -9 mid-run, then --resume: training continues from the last checkpoin
   const dir = path.join(tmp, 'killed');
   const child = xpInBackground([
     'run', 'experiments/quickstart.yaml', '--runs-dir', dir, '--set', 'dataset.batch_size=4', '--set', 'trainer.max_steps=400',
-    '--set', 'callbacks.checkpoints.every_steps=2', '--set', 'callbacks.samples.every_epochs=0',
+    '--set', 'callbacks.checkpoints.every_steps=2', '--set', 'callbacks.samples.every_epochs=0', '--set', '~callbacks.final_samples',
   ]);
   const runDir = await waitFor(() => {
     const stamps = fs.existsSync(path.join(dir, 'quickstart')) ? fs.readdirSync(path.join(dir, 'quickstart')) : [];

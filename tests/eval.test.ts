@@ -221,7 +221,8 @@ test('the eval callback records Eval/FID and Eval/EMA_FID with floor and ceiling
   const run = xp(
     [
       'run', 'experiments/quickstart.yaml', '--runs-dir', runsDir, '--set', 'trainer.max_steps=2', '--set', 'dataset.batch_size=4',
-      '--set', '~callbacks.samples', '--set', '~callbacks.ema_samples', '--set', `+callbacks.eval=${evalCallback}`,
+      '--set', '~callbacks.samples', '--set', '~callbacks.ema_samples', '--set', '~callbacks.final_samples',
+      '--set', `+callbacks.eval=${evalCallback}`,
     ],
     undefined,
     { XP_CACHE_DIR: sharedCache },

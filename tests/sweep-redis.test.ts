@@ -64,7 +64,7 @@ test('two workers, one killed mid-trial: every trial completes once, resuming fr
     '--grid', 'callbacks.ema.beta=0.9,0.99', '--set', 'trainer.max_steps=60', '--set', 'dataset.batch_size=4',
     '--set', 'callbacks.checkpoints.every_steps=2', '--set', 'callbacks.samples.every_steps=0',
     '--set', 'callbacks.ema_samples.every_steps=0', '--set', 'callbacks.samples.at_end=false',
-    '--set', 'callbacks.ema_samples.at_end=false',
+    '--set', 'callbacks.ema_samples.at_end=false', '--set', '~callbacks.final_samples',
   ]);
   assert.is(queued.code, 0, queued.stderr);
   const [stamp] = fs.readdirSync(path.join(runs, 'sweep-ema-beta'));

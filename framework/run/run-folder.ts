@@ -112,3 +112,18 @@ export function gitCommit(): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Run folders (those holding run.json) at or below `dir`, in name order with numbers compared
+ * as numbers (trial-9 before trial-10); a run folder's own subfolders are not searched.
+ */
+export function runFoldersBelow(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  if (fs.existsSync(path.join(dir, 'run.json'))) return [dir];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .flatMap((name) => runFoldersBelow(path.join(dir, name)));
+}

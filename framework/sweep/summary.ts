@@ -1,6 +1,7 @@
 /** A sweep's results: one row per trial, printed and saved as summary.csv and summary.json. */
 import path from 'node:path';
 import { writeFileAtomic } from '../fsutil.js';
+import { csvCell } from '../records/csv.js';
 import type { TrialOutcome } from './launcher.js';
 
 const METRICS = ['Training/MSE', 'Training/EMA_MSE'];
@@ -28,8 +29,4 @@ export function summarize(outcomes: TrialOutcome[], sweepDir: string): string {
   writeFileAtomic(path.join(sweepDir, 'summary.json'), `${JSON.stringify(json, null, 2)}\n`);
   const widths = header.map((_, col) => Math.max(...[header, ...rows].map((r) => r[col].length)));
   return [header, ...rows].map((r) => r.map((cell, col) => cell.padEnd(widths[col])).join('  ').trimEnd()).join('\n');
-}
-
-function csvCell(cell: string): string {
-  return /[",\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }

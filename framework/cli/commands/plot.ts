@@ -10,6 +10,8 @@ import { writeFileAtomic } from '../../fsutil.js';
 import { lineChartPng, type ChartSeries } from '../../records/chart.js';
 import { eventFiles, readScalars, type Scalars } from '../../records/tensorboard/reader.js';
 import { didYouMean } from '../../suggest.js';
+import { csvCell } from '../../records/csv.js';
+import { runFoldersBelow } from '../../run/run-folder.js';
 
 export interface PlotOptions {
   tag: string[];
@@ -49,25 +51,13 @@ function findRuns(dirs: string[]): Run[] {
   const found = new Set<string>();
   for (const dir of dirs) {
     if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new XpError(`${dir}: no such folder`);
-    const runDirs = runFoldersIn(path.resolve(dir));
+    const runDirs = runFoldersBelow(path.resolve(dir)).filter((runDir) => eventFiles(runDir).length > 0);
     if (runDirs.length === 0) throw new XpError(`${dir}: no run folder (one with run.json and event files) in or below it`);
     runDirs.forEach((runDir) => found.add(runDir));
   }
   const base = commonFolder(dirs.map((dir) => path.resolve(dir)));
   // A DIR that is itself the run has no path below it; its own name stands in.
   return [...found].map((dir) => ({ label: path.relative(base, dir) || path.basename(dir), scalars: readScalars(dir) }));
-}
-
-/** `dir` if it is a run folder (run.json and event files), else the run folders below it, by name. */
-function runFoldersIn(dir: string): string[] {
-  // Below a run folder are only its checkpoints and samples.
-  if (fs.existsSync(path.join(dir, 'run.json'))) return eventFiles(dir).length > 0 ? [dir] : [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => entry.name)
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) // trial-9 before trial-10
-    .flatMap((name) => runFoldersIn(path.join(dir, name)));
 }
 
 /** The deepest folder that holds all of `dirs` (absolute paths). */
@@ -130,8 +120,4 @@ function float32Text(value: number): string {
     if (Math.fround(decimal) === value) return String(decimal);
   }
   return String(value); // NaN
-}
-
-function csvCell(cell: string): string {
-  return /[",\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell;
 }

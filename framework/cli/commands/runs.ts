@@ -1,7 +1,7 @@
 /** `xp runs [DIR]`: every run folder under DIR (default ./runs) with its status, steps and last loss. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RunInfo } from '../../run/run-folder.js';
+import { runFoldersBelow, type RunInfo } from '../../run/run-folder.js';
 
 export function runs(dir: string | undefined): void {
   const root = dir ?? process.env.XP_RUNS_DIR ?? 'runs';
@@ -26,12 +26,5 @@ export function runs(dir: string | undefined): void {
 }
 
 function findRuns(dir: string): { dir: string; info: RunInfo }[] {
-  if (!fs.existsSync(dir)) return [];
-  const runFile = path.join(dir, 'run.json');
-  if (fs.existsSync(runFile)) return [{ dir, info: JSON.parse(fs.readFileSync(runFile, 'utf8')) as RunInfo }];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && entry.name !== 'checkpoints' && entry.name !== 'samples')
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((entry) => findRuns(path.join(dir, entry.name)));
+  return runFoldersBelow(dir).map((runDir) => ({ dir: runDir, info: JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunInfo }));
 }
