@@ -2,6 +2,7 @@ import { inject } from 'inversify';
 import { callback, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
 import type { Callback, CallbackState, StepBatch, TrainingContext } from '../../framework/interfaces.js';
+import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
 
 const Params = Type.Object(
   {
@@ -34,14 +35,11 @@ export class Checkpoint implements Callback {
   async onStepEnd(ctx: TrainingContext, batch: StepBatch): Promise<void> {
     this.lossSum += batch.loss;
     this.lossCount += 1;
-    const every = this.params.every_steps;
-    if (every > 0 && ctx.step % every === 0) await this.save(ctx);
+    if (stepIsDue(ctx, this.params.every_steps)) await this.save(ctx);
   }
 
   async onEpochEnd(ctx: TrainingContext): Promise<void> {
-    const every = this.params.every_epochs;
-    const epochsDone = ctx.step / ctx.stepsPerEpoch;
-    if (every > 0 && Number.isInteger(epochsDone) && epochsDone % every === 0) await this.save(ctx);
+    if (epochIsDue(ctx, this.params.every_epochs)) await this.save(ctx);
   }
 
   async onRunEnd(ctx: TrainingContext): Promise<void> {

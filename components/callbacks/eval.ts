@@ -9,6 +9,7 @@ import { sampleInBatches } from '../../framework/eval/sampling.js';
 import { LIVE_WEIGHTS } from '../../framework/training/weight-sets.js';
 import { XpError } from '../../framework/errors.js';
 import { Rng } from '../../framework/rng.js';
+import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
 
 const Params = Type.Object(
   {
@@ -85,14 +86,11 @@ export class Eval implements Callback {
   }
 
   onStepEnd(ctx: TrainingContext): void {
-    const every = this.params.every_steps;
-    if (every > 0 && ctx.step % every === 0) this.evaluate(ctx);
+    if (stepIsDue(ctx, this.params.every_steps)) this.evaluate(ctx);
   }
 
   onEpochEnd(ctx: TrainingContext): void {
-    const every = this.params.every_epochs;
-    const epochComplete = ctx.step % ctx.stepsPerEpoch === 0;
-    if (every > 0 && epochComplete && (ctx.step / ctx.stepsPerEpoch) % every === 0) this.evaluate(ctx);
+    if (epochIsDue(ctx, this.params.every_epochs)) this.evaluate(ctx);
   }
 
   onRunEnd(ctx: TrainingContext): void {

@@ -6,6 +6,7 @@ import type { Callback, Sampler, TrainingContext } from '../../framework/interfa
 import { imageGrid } from '../../framework/records/png.js';
 import { samplesToBytes } from '../../framework/records/samples.js';
 import { Rng } from '../../framework/rng.js';
+import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
 
 const Params = Type.Object(
   {
@@ -48,16 +49,12 @@ export class SampleImages implements Callback {
   }
 
   onStepEnd(ctx: TrainingContext): void {
-    const every = this.params.every_steps;
-    if (every > 0 && ctx.step % every === 0) this.render(ctx);
+    if (stepIsDue(ctx, this.params.every_steps)) this.render(ctx);
   }
 
   /** Every N-th epoch and the last one, if it completes (a step budget that ends mid-epoch renders nothing extra). */
   onEpochEnd(ctx: TrainingContext): void {
-    const every = this.params.every_epochs;
-    const epochComplete = ctx.step % ctx.stepsPerEpoch === 0;
-    const epochsDone = ctx.step / ctx.stepsPerEpoch;
-    if (every > 0 && epochComplete && (epochsDone % every === 0 || epochsDone === ctx.epochs)) this.render(ctx);
+    if (epochIsDue(ctx, this.params.every_epochs, { lastToo: true })) this.render(ctx);
   }
 
   onRunEnd(ctx: TrainingContext): void {
