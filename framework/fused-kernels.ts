@@ -1,13 +1,14 @@
 /**
  * GELU and normalization as single kernels with hand-written gradients, and Adam's and the
- * weight EMA's updates as one kernel per variable, on the backends whose tensors live in JavaScript-reachable memory
- * (wasm's heap, cpu's arrays).
+ * weight EMA's updates as one kernel per variable, on the backends whose tensors live in
+ * JavaScript-reachable memory (wasm's heap, cpu's arrays).
  *
  * Why: written as tf ops, the exact GELU is 5 kernels forward and ~10 in its gradient, and a
- * normalization over moments ~8 and ~15, each a full pass over the activations; on wasm that
- * was ~35% of a quick-start training step, and tfjs's Adam runs ~12 kernels per variable. One loop each way computes the same function (Φ
- * to within 5e-8, statistics accumulated in double precision). Other backends (tfjs-node,
- * WebGL) compose the same math from tf ops, which they run fast already.
+ * normalization over moments ~8 and ~15, each a full pass over the activations (on wasm ~35%
+ * of a quick-start training step); tfjs's Adam runs ~12 kernels per variable. One loop each
+ * way computes the same function (Φ to within 5e-8, statistics accumulated in double
+ * precision). Other backends (tfjs-node, WebGL) compose the same math from tf ops, which they
+ * run fast already.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
