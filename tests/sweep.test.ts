@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expandTrials, trialOverrides } from '../framework/sweep/trials.js';
+import { summarize } from '../framework/sweep/summary.js';
+import type { TrialOutcome } from '../framework/sweep/launcher.js';
 import { xp } from './support/cli.js';
 
 test('a grid is the cartesian product of its axes, then explicit trials, then random draws', () => {
@@ -58,6 +60,22 @@ test('xp sweep runs every trial as an ordinary run, summarizes them, and --resum
     assert.is(fs.readdirSync(path.join(runs, 'sweep-ema-beta')).length, 1);
   } finally {
     fs.rmSync(runs, { recursive: true, force: true });
+  }
+});
+
+test('the summary shows the eval callback\'s last FIDs where a trial recorded them', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-summary-'));
+  try {
+    const outcome = (name: string, seed: number, metrics: Record<string, number>) =>
+      ({ trial: { name, params: { seed } }, status: 'completed', info: { steps: 5, metrics }, dir }) as unknown as TrialOutcome;
+    summarize([outcome('t0', 0, { 'Training/MSE': 0.1, 'Eval/FID': 300.5, 'Eval/EMA_FID': 290.25 }), outcome('t1', 1, { 'Training/MSE': 0.2 })], dir);
+    assert.equal(fs.readFileSync(path.join(dir, 'summary.csv'), 'utf8').trim().split('\n'), [
+      'trial,seed,status,steps,Training/MSE,Eval/FID,Eval/EMA_FID',
+      't0,0,completed,5,0.10000,300.50000,290.25000',
+      't1,1,completed,5,0.20000,,',
+    ]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -4,7 +4,8 @@ import { writeFileAtomic } from '../fsutil.js';
 import { csvCell } from '../records/csv.js';
 import type { TrialOutcome } from './launcher.js';
 
-const METRICS = ['Training/MSE', 'Training/EMA_MSE'];
+/** Last values shown per trial, where any trial recorded them (the eval callback's FIDs among them). */
+const METRICS = ['Training/MSE', 'Training/EMA_MSE', 'Eval/FID', 'Eval/EMA_FID'];
 
 export function summarize(outcomes: TrialOutcome[], sweepDir: string): string {
   const paths = [...new Set(outcomes.flatMap((o) => Object.keys(o.trial.params)))];
