@@ -72,9 +72,9 @@ export function adamStep(value: tf.Tensor, m: tf.Tensor, v: tf.Tensor, gradient:
   return tf.engine().runKernel(ADAM, { value, m, v, gradient }, { ...step }) as unknown as tf.Tensor[];
 }
 
-/** β·average + (1 − β)·value in one pass (an EMA of weights); null where the backend has no fused kernels. */
-export function movingAverageStep(average: tf.Tensor, value: tf.Tensor, beta: number): tf.Tensor | null {
-  if (!hasFusedKernels()) return null;
+/** β·average + (1 − β)·value (an EMA of weights): one pass where the backend has the fused kernel, three tf ops elsewhere. */
+export function movingAverageStep(average: tf.Tensor, value: tf.Tensor, beta: number): tf.Tensor {
+  if (!hasFusedKernels()) return tf.tidy(() => tf.add(tf.mul(average, beta), tf.mul(value, 1 - beta)));
   return tf.engine().runKernel(AVERAGE, { average, value }, { beta }) as tf.Tensor;
 }
 

@@ -20,8 +20,7 @@ export class EmaWeights {
     tf.tidy(() => {
       for (const [name, v] of source) {
         const average = this.shadow.get(name)!;
-        // One fused pass where the backend has it (wasm, cpu); three tf ops elsewhere.
-        average.assign(movingAverageStep(average, v, beta) ?? average.mul(beta).add(v.mul(1 - beta)));
+        average.assign(movingAverageStep(average, v, beta));
       }
     });
   }

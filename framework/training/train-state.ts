@@ -41,11 +41,16 @@ export function putVariables(tensors: Map<string, tf.Tensor>, prefix: string, va
   for (const [name, v] of variables) tensors.set(`${prefix}/${name}`, v);
 }
 
-/** Assigns each variable its `<prefix>/<name>` tensor; a missing one means another model's checkpoint. */
-export function takeVariables(tensors: Map<string, tf.Tensor>, prefix: string, variables: Map<string, tf.Variable>): void {
+/**
+ * Assigns each variable its `<prefix>/<name>` tensor; a missing one means another model's
+ * checkpoint (`source` names it in the error).
+ */
+export function takeVariables(
+  tensors: Map<string, tf.Tensor>, prefix: string, variables: Map<string, tf.Variable>, source = 'the checkpoint',
+): void {
   for (const [name, v] of variables) {
     const saved = tensors.get(`${prefix}/${name}`);
-    if (!saved) throw new XpError(`the checkpoint has no '${prefix}/${name}': it belongs to another model`);
+    if (!saved) throw new XpError(`${source} has no '${prefix}/${name}': it belongs to another model`);
     v.assign(saved);
   }
 }

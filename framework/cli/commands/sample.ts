@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../../fsutil.js';
 import { XpError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { sampleInBatches } from '../../eval/sampling.js';
+import { takeVariables } from '../../training/train-state.js';
 import type { ConfigMap } from '../../config/load.js';
 
 /** How to sample a checkpoint. */
@@ -96,12 +97,11 @@ function emaPath(config: ConfigMap): string {
 
 function loadWeights(model: Denoiser, checkpoint: string, prefix: string): void {
   const { tensors } = readCheckpoint(checkpoint);
-  for (const [name, v] of model.variables()) {
-    const saved = tensors.get(`${prefix}/${name}`);
-    if (!saved) throw new XpError(`${checkpoint} has no '${prefix}/${name}'`);
-    v.assign(saved);
+  try {
+    takeVariables(tensors, prefix, model.variables(), checkpoint);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
   }
-  for (const t of tensors.values()) t.dispose();
 }
 
 /** Samples in batches, with a progress bar over all denoising steps. */
