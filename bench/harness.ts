@@ -21,47 +21,47 @@ export interface Benchmark {
   run(context: BenchmarkContext): Promise<BenchmarkResult>;
 }
 
+/** A timed function; a promise is awaited inside the timing (a step on worker threads, say). */
+export type Timed = () => unknown;
+
 /**
  * Runs every function of `fns` once a round, `warmup` untimed rounds then `reps` timed ones,
  * and keeps each one's fastest time in ms: on a shared machine, the least disturbed. Rounds
  * interleave the functions so a busy spell does not fall on one of them alone.
  */
-export function fastestOfRounds<K extends string>(
-  fns: Record<K, () => void>,
-  { warmup, reps }: { warmup: number; reps: number },
-): Record<K, number> {
-  const names = Object.keys(fns) as K[];
-  const best = Object.fromEntries(names.map((name) => [name, Infinity])) as Record<K, number>;
-  for (let round = 0; round < warmup + reps; round++) {
-    for (const name of names) {
-      const start = performance.now();
-      fns[name]();
-      if (round >= warmup) best[name] = Math.min(best[name], performance.now() - start);
-    }
-  }
-  return best;
+export async function fastestOfRounds<K extends string>(fns: Record<K, Timed>, rounds: Rounds): Promise<Record<K, number>> {
+  return summarize(await timesOfRounds(fns, rounds), (ts) => Math.min(...ts));
 }
 
 /** Like `fastestOfRounds`, but keeps each function's median time in ms. */
-export function medianOfRounds<K extends string>(
-  fns: Record<K, () => void>,
-  { warmup, reps }: { warmup: number; reps: number },
-): Record<K, number> {
+export async function medianOfRounds<K extends string>(fns: Record<K, Timed>, rounds: Rounds): Promise<Record<K, number>> {
+  return summarize(await timesOfRounds(fns, rounds), (ts) => {
+    const sorted = [...ts].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  });
+}
+
+interface Rounds {
+  warmup: number;
+  reps: number;
+}
+
+async function timesOfRounds<K extends string>(fns: Record<K, Timed>, { warmup, reps }: Rounds): Promise<Record<K, number[]>> {
   const names = Object.keys(fns) as K[];
   const times = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
   for (let round = 0; round < warmup + reps; round++) {
     for (const name of names) {
       const start = performance.now();
-      fns[name]();
+      await fns[name]();
       if (round >= warmup) times[name].push(performance.now() - start);
     }
   }
-  const median = (ts: number[]) => {
-    const sorted = [...ts].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
-  return Object.fromEntries(names.map((name) => [name, median(times[name])])) as Record<K, number>;
+  return times;
+}
+
+function summarize<K extends string>(times: Record<K, number[]>, statistic: (ts: number[]) => number): Record<K, number> {
+  return Object.fromEntries(Object.entries<number[]>(times).map(([name, ts]) => [name, statistic(ts)])) as Record<K, number>;
 }
 
 export function gflops(flop: number, ms: number): number {

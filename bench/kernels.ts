@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, forceFilterGradFormulation, type FilterGradFormulation } from '../framework/wasm-kernels.js';
+import { valuesOf } from '../framework/tensors.js';
 import { fastestOfRounds, gflops, medianOfRounds, table, type Benchmark, type BenchmarkContext } from './harness.js';
 
 interface ConvShape {
@@ -106,7 +107,8 @@ export const kernels: Benchmark = {
     const notes = comparable
       ? [`"without" = ${WITHOUT}.`, ...acceptance(results[0])]
       : ['No "without" rows: they compare wasm kernels only.'];
-    const small = comparable ? SMALL_SHAPES.map(measureSmallShape) : [];
+    const small: SmallShapeResult[] = [];
+    if (comparable) for (const shape of SMALL_SHAPES) small.push(await measureSmallShape(shape));
     const smallReport = comparable
       ? ['', `Small channel counts, ${KERNEL}x${KERNEL} 'same', median ms (GFLOP/s) of ${SMALL_REPS.reps} interleaved rounds;`,
         'dW by conv is the formulation every shape used before the rule; dW is what the rule picks.', '', smallTable(small)]
@@ -140,7 +142,7 @@ async function measureShape(shape: ConvShape, comparable: boolean): Promise<Shap
     dy: tf.randomNormal([batch, size, size, channels]),
   };
   try {
-    const { forward, ...withNewKernels } = measureNewKernels(shape, tensors);
+    const { forward, ...withNewKernels } = await measureNewKernels(shape, tensors);
     const without = comparable ? await measureShipped(shape, tensors, forward) : null;
     return {
       shape: { ...shape, kernel: KERNEL, stackDepth: STACK_DEPTH },
@@ -154,12 +156,12 @@ async function measureShape(shape: ConvShape, comparable: boolean): Promise<Shap
   }
 }
 
-function measureNewKernels(shape: ConvShape, { x, filters, dy }: ShapeTensors): Training & { forward: Rate } {
+async function measureNewKernels(shape: ConvShape, { x, filters, dy }: ShapeTensors): Promise<Training & { forward: Rate }> {
   const flop = convFlop(shape);
   const stack = (input: tf.Tensor, ...weights: tf.Tensor[]) =>
     weights.reduce((h, w) => tf.conv2d(h as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), input);
   const stepGradients = tf.grads(stack);
-  const ms = fastestOfRounds({
+  const ms = await fastestOfRounds({
     forward: () => runAndFree(() => tf.conv2d(x, filters[0], 1, 'same')),
     dx: () => runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: filters[0] }, { ...CONV_ATTRS, inputShape: x.shape })),
     dW: () => runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...CONV_ATTRS, filterShape: filters[0].shape })),
@@ -182,7 +184,7 @@ async function measureShipped(shape: ConvShape, { x, filters, dy }: ShapeTensors
   // Kernels are set up when their backend starts, and this one was unregistered before that.
   shippedDx.setupFunc?.(backend);
   const attrs = { ...CONV_ATTRS, inputShape: x.shape };
-  const { dx: dxMs } = fastestOfRounds({
+  const { dx: dxMs } = await fastestOfRounds({
     dx: () => {
       const dx = shippedDx.kernelFunc({ inputs: { dy, filter: filters[0] }, backend, attrs }) as tf.TensorInfo;
       backend.disposeData(dx.dataId);
@@ -198,13 +200,13 @@ async function measureShipped(shape: ConvShape, { x, filters, dy }: ShapeTensors
 
 /** Milliseconds the cpu backend's Conv2DBackpropFilter takes for the first image of x and dy. */
 async function cpuFilterGradientOfOneImage(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[]): Promise<number> {
-  const firstImage = (t: tf.Tensor4D) => ({ values: tf.tidy(() => t.slice(0, 1).dataSync()), shape: [1, ...t.shape.slice(1)] });
+  const firstImage = (t: tf.Tensor4D) => ({ values: valuesOf(() => t.slice(0, 1)), shape: [1, ...t.shape.slice(1)] });
   const [xHost, dyHost] = [firstImage(x), firstImage(dy)];
   const previous = tf.getBackend();
   await tf.setBackend('cpu');
   try {
     const [xCpu, dyCpu] = [xHost, dyHost].map(({ values, shape }) => tf.tensor(values, shape));
-    const { dW } = fastestOfRounds({
+    const { dW } = await fastestOfRounds({
       dW: () => runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: xCpu, dy: dyCpu }, { ...CONV_ATTRS, filterShape })),
     }, SLOW_REPS);
     tf.dispose([xCpu, dyCpu]);
@@ -214,7 +216,7 @@ async function cpuFilterGradientOfOneImage(x: tf.Tensor4D, dy: tf.Tensor4D, filt
   }
 }
 
-function measureSmallShape(shape: SmallShape): SmallShapeResult {
+async function measureSmallShape(shape: SmallShape): Promise<SmallShapeResult> {
   const { batch, size } = shape;
   process.stderr.write(`measuring ${batch}x${size}x${size}x${shape.in} -> ${shape.out}\n`);
   const x = tf.randomNormal<tf.Rank.R4>([batch, size, size, shape.in]);
@@ -229,7 +231,7 @@ function measureSmallShape(shape: SmallShape): SmallShapeResult {
     }
   };
   try {
-    const ms = medianOfRounds({
+    const ms = await medianOfRounds({
       forward: () => runAndFree(() => tf.conv2d(x, filter, 1, 'same')),
       dx: () => runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { ...CONV_ATTRS, inputShape: x.shape })),
       dWByConv: dW('conv'),

@@ -11,10 +11,13 @@ import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
 import type { Dataset, Denoiser, NoiseSchedule, OptimizerFactory, Sampler } from '../framework/interfaces.js';
 import { ForwardProcess, drawNoise } from '../framework/diffusion/forward-process.js';
-import { LocalGradients } from '../framework/training/gradients.js';
+import { LocalGradients, type GradientComputer } from '../framework/training/gradients.js';
+import { ParallelGradients } from '../framework/training/parallel-gradients.js';
+import type { BackendName } from '../framework/backend.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { examplesPerPass } from '../framework/training/slices.js';
 import { Rng } from '../framework/rng.js';
+import { valuesOf } from '../framework/tensors.js';
 import { medianOfRounds, table, type Benchmark } from './harness.js';
 
 export interface ModelCase {
@@ -60,6 +63,7 @@ async function build(experiment: string) {
   const config = await resolveExperiment(experiment, { overrides: ['sampler={type: ddim, steps: 50}'] });
   const container = assemble(config.value);
   return {
+    experiment: config.value,
     model: container.get(TOKENS.Model) as Denoiser,
     dataset: container.get(TOKENS.Dataset) as Dataset,
     schedule: container.get(TOKENS.Schedule) as NoiseSchedule,
@@ -70,11 +74,11 @@ async function build(experiment: string) {
 
 type Built = Awaited<ReturnType<typeof build>>;
 
-/** Training throughput of the case's model, built afresh and freed after (what bench/vs-pytorch.ts compares). */
-export async function measureTrainingOf(c: ModelCase): Promise<Training> {
+/** Training throughput of the case's model on `threads` threads, built afresh and freed after (what bench/vs-pytorch.ts compares). */
+export async function measureTrainingOf(c: ModelCase, threads: number): Promise<Training> {
   const built = await build(c.experiment);
   try {
-    return await measureTraining(c, built);
+    return await measureTraining(c, built, threads);
   } finally {
     built.model.dispose();
   }
@@ -83,10 +87,11 @@ export async function measureTrainingOf(c: ModelCase): Promise<Training> {
 /**
  * Median time of a training step at each of the case's batch sizes: what the trainer does
  * (MNIST batch, per-example timesteps, noise, x_t, gradients in the slices the wasm heap
- * holds, the experiment's optimizer, EMA), one warm-up step first. Frees everything it made
- * but the model.
+ * holds, on `threads` threads as `trainer.threads` would, the experiment's optimizer, EMA),
+ * one warm-up step first. Frees everything it made but the model.
  */
-async function measureTraining(c: ModelCase, { model, schedule, optimizer: optimizerFactory }: Built): Promise<Training> {
+async function measureTraining(c: ModelCase, built: Built, threads: number): Promise<Training> {
+  const { model, schedule, optimizer: optimizerFactory } = built;
   const forward = new ForwardProcess(schedule);
   const optimizer = optimizerFactory.create();
   const rng = new Rng(0);
@@ -94,11 +99,11 @@ async function measureTraining(c: ModelCase, { model, schedule, optimizer: optim
   let outsideModelShare = 0;
   for (const batchSize of c.trainBatches) {
     const batches = (await datasetWithBatch(c.experiment, batchSize)).batches(rng.fork(batchSize));
-    const gradients = new LocalGradients(model, examplesPerPass(model, 'auto'));
+    const gradients = await gradientsOn(built, threads);
     const ema = new EmaWeights(model.variables());
     let prepared: { x0: tf.Tensor4D; xt: tf.Tensor4D; t: tf.Tensor1D; noise: tf.Tensor4D } | undefined;
     process.stderr.write(`xp: ${c.experiment}, training at batch ${batchSize}\n`);
-    const times = medianOfRounds(
+    const times = await medianOfRounds(
       {
         // Everything a step does outside the model: the batch, timesteps, noise, x_t, the EMA.
         outside: () => {
@@ -110,8 +115,8 @@ async function measureTraining(c: ModelCase, { model, schedule, optimizer: optim
           prepared = { x0, t, noise, xt: forward.qSample(x0, t, noise) };
           ema.update(model.variables(), 0.995);
         },
-        model: () => {
-          const { grads } = gradients.computeNow(prepared!);
+        model: async () => {
+          const { grads } = await gradients.compute(prepared!);
           optimizer.applyGradients(grads as Record<string, tf.Variable>);
           tf.dispose(Object.values(grads));
         },
@@ -120,12 +125,20 @@ async function measureTraining(c: ModelCase, { model, schedule, optimizer: optim
     );
     tf.dispose(Object.values(prepared!));
     ema.dispose();
+    gradients.dispose();
     imagesPerSecond[`batch ${batchSize}`] = (batchSize * 1000) / (times.outside + times.model);
     outsideModelShare = Math.max(outsideModelShare, times.outside / (times.outside + times.model));
   }
   forward.dispose();
   optimizer.dispose();
   return { parameters: countParameters(model), imagesPerSecond, outsideModelShare };
+}
+
+/** The trainer's gradient computation: this thread alone, or shares of each batch on worker threads too. */
+async function gradientsOn({ model, experiment }: Built, threads: number): Promise<GradientComputer> {
+  const examples = examplesPerPass(model, 'auto');
+  if (threads === 1) return new LocalGradients(model, examples);
+  return ParallelGradients.start(model, experiment, tf.getBackend() as BackendName, examples, threads);
 }
 
 function countParameters(model: Denoiser): number {
@@ -136,10 +149,10 @@ async function measure(c: ModelCase): Promise<Row> {
   const built = await build(c.experiment);
   const { model, dataset, schedule, ddim } = built;
   const tensorsBefore = tf.memory().numTensors;
-  const training = await measureTraining(c, built);
+  const training = await measureTraining(c, built, 1);
   const x = tf.randomNormal([c.forwardBatch, ...dataset.imageShape]) as tf.Tensor4D;
   const t = tf.fill([c.forwardBatch], 100, 'int32') as tf.Tensor1D;
-  const { pass } = medianOfRounds({ pass: () => tf.tidy(() => model.predict(x, t).dataSync()) }, { warmup: 1, reps: c.reps });
+  const { pass } = await medianOfRounds({ pass: () => valuesOf(() => model.predict(x, t)) }, { warmup: 1, reps: c.reps });
   tf.dispose([x, t]);
   const forwardImagesPerSecond = (c.forwardBatch * 1000) / pass;
   const sampleRate = (sampler: Sampler | undefined, images: number, evaluations: number) => {

@@ -8,6 +8,7 @@ import { TOKENS } from '../framework/container/tokens.js';
 import type { Callback, Recorder, Trainer, TrainingContext } from '../framework/interfaces.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { ModelWeightSets } from '../framework/training/weight-sets.js';
+import { valuesOf } from '../framework/tensors.js';
 import { Container } from 'inversify';
 import '../components/index.js';
 
@@ -164,6 +165,16 @@ test('EmaWeights.update allocates nothing that outlives the step', async () => {
   assert.is(tf.memory().numTensors, before);
   ema.dispose();
   live.get('a')!.dispose();
+});
+
+test('valuesOf reads a computed tensor and frees it and what was made on the way', async () => {
+  await backendReady;
+  const x = tf.tensor1d([1, -2, 3]);
+  const before = tf.memory().numTensors;
+  const values = valuesOf(() => tf.mul(tf.abs(x), 2));
+  assert.equal(Array.from(values), [2, 4, 6]);
+  assert.is(tf.memory().numTensors, before);
+  x.dispose();
 });
 
 test.run();

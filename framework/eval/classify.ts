@@ -35,10 +35,11 @@ export function classifyImages(classifier: Classifier, images: Uint8Array, heigh
     const [f, p] = tf.tidy(() => {
       const pixels = tf.tensor4d(images.subarray(start * size, (start + count) * size), [count, height, width, 1], 'float32');
       const { logits, features: batchFeatures } = classifier.forward(tf.sub(tf.div(pixels, 127.5), 1));
-      return [batchFeatures.dataSync(), tf.softmax(logits).dataSync()];
+      return [batchFeatures, tf.softmax(logits)];
     });
-    features.set(f, start * classifier.featureDim);
-    probabilities.set(p, start * classifier.classes);
+    features.set(f.dataSync(), start * classifier.featureDim);
+    probabilities.set(p.dataSync(), start * classifier.classes);
+    tf.dispose([f, p]);
   }
   return { n, features, featureDim: classifier.featureDim, probabilities, classes: classifier.classes };
 }

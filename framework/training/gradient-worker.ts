@@ -12,6 +12,7 @@ import { loadComponentModules } from '../plugins/load.js';
 import type { Denoiser } from '../interfaces.js';
 import type { ConfigMap } from '../config/load.js';
 import { LocalGradients } from './gradients.js';
+import { valuesOf } from '../tensors.js';
 
 export interface WorkerSetup {
   experiment: ConfigMap;
@@ -46,7 +47,7 @@ async function start(setup: WorkerSetup): Promise<void> {
     const noise = tf.tensor4d(request.noise, request.shape);
     const t = tf.tensor1d(request.t, 'int32');
     const { loss, grads } = await local.compute({ xt, t, noise });
-    const arrays = variables.map((v) => tf.tidy(() => tf.mul(grads[v.name], request.share).dataSync() as Float32Array));
+    const arrays = variables.map((v) => valuesOf(() => tf.mul(grads[v.name], request.share)) as Float32Array);
     tf.dispose([xt, noise, t, ...Object.values(grads)]);
     const result: ShareResult = { loss: loss * request.share, grads: arrays };
     parentPort!.postMessage(result, arrays.map((a) => a.buffer as ArrayBuffer));
