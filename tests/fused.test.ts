@@ -5,6 +5,8 @@ import { requestedBackend, selectBackend } from '../framework/backend.js';
 import { gelu, geluFromOps, normalize, normalizeFromOps, registerFusedKernels } from '../framework/fused-kernels.js';
 import { FusedAdamOptimizer } from '../framework/training/adam-optimizer.js';
 import { backendReady } from './setup.js';
+import { simdKernelsOf } from '../framework/simd/index.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 const test = suite('fused GELU and normalization kernels');
 
@@ -73,6 +75,40 @@ for (const backend of ['wasm', 'cpu']) {
     tf.dispose([x, gamma, beta]);
   });
 }
+
+test('wasm: the SIMD kernels are built and give what the JavaScript loops give; shapes they decline take the loops', async () => {
+  await selectBackend('wasm');
+  assert.ok(simdKernelsOf(tf.backend() as BackendWasm), 'framework/simd/kernels.wasm is built (npm run build:simd)');
+  // 507 values: the last vector overlaps the one before; 3 values: too few for a vector.
+  const geluInputs = [tf.randomNormal([507], 0, 4, 'float32', 3), tf.tensor1d([-1, 0.5, 2])];
+  // 8 channels go 4 at a time; 3 do not divide.
+  const normInputs = [8, 3].map((c) => ({ x: tf.randomNormal([2, 5, 5, c], 1, 2, 'float32', c), c }));
+  const outputs = async (backend: 'wasm' | 'cpu') => {
+    await selectBackend(backend);
+    return tf.tidy(() => {
+      const results: Float32Array[] = [];
+      for (const x of geluInputs) {
+        const copy = tf.tensor(x.dataSync(), x.shape);
+        results.push(gelu(copy).dataSync() as Float32Array, tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gelu(v), v)))(copy).dataSync() as Float32Array);
+      }
+      for (const { x, c } of normInputs) {
+        const copy = tf.tensor(x.dataSync(), x.shape);
+        const [gamma, beta] = [tf.linspace(0.5, 1.5, c) as tf.Tensor1D, tf.linspace(-1, 1, c) as tf.Tensor1D];
+        for (const groupSize of [c, 25 * c]) {
+          const f = (v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(normalize(v, g as tf.Tensor1D, b as tf.Tensor1D, groupSize, 1e-5), tf.sin(v)));
+          results.push(normalize(copy, gamma, beta, groupSize, 1e-5).dataSync() as Float32Array);
+          for (const grad of tf.grads(f)([copy, gamma, beta])) results.push(grad.dataSync() as Float32Array);
+        }
+      }
+      return results;
+    });
+  };
+  const simd = await outputs('wasm');
+  const loops = await outputs('cpu');
+  simd.forEach((values, i) => values.forEach((v, j) =>
+    assert.ok(Math.abs(v - loops[i][j]) <= 2e-6 * Math.max(1, Math.abs(loops[i][j])), `output ${i}[${j}]: ${v} vs ${loops[i][j]}`)));
+  tf.dispose([...geluInputs, ...normInputs.map(({ x }) => x)]);
+});
 
 /** Runs `steps` Adam updates of two variables with fixed gradients; returns their values and the optimizer's weights. */
 async function adamRun(optimizer: tf.Optimizer, steps: number, start?: Awaited<ReturnType<tf.Optimizer['getWeights']>>): Promise<{ values: number[]; weights: number[] }> {
