@@ -7,9 +7,9 @@
  * normalization over moments ~8 and ~15, each a full pass over the activations (on wasm ~35%
  * of a quick-start training step); tfjs's Adam runs ~12 kernels per variable. One loop each
  * way computes the same function (Φ to within 5e-8, statistics accumulated in double
- * precision). On wasm, GELU and the normalization run as SIMD loops (framework/simd/) where
- * the shapes allow, 2-12x faster than these JavaScript loops, which remain for the other
- * shapes and for the cpu backend. Other backends (tfjs-node, WebGL) compose the same math from
+ * precision). On wasm, they run as SIMD loops (framework/simd/) where the shapes allow,
+ * 2-12x faster than these JavaScript loops, which remain for the other shapes and for the cpu
+ * backend. Other backends (tfjs-node, WebGL) compose the same math from
  * tf ops, which they run fast already.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -289,11 +289,19 @@ const FUSED_KERNELS: Record<string, FusedKernel> = {
     simd: (k, [dx, dGamma, dBeta], [x, gamma, dy, statistics], shapes, { groupSize }) => channelsFit(shapes) &&
       (k.normalizeGrad(x, gamma, dy, statistics, dx, dGamma, dBeta, tf.util.sizeFromShape(shapes[0]), groupSize, shapes[1][0]), true),
   },
-  [AVERAGE]: { inputs: ['average', 'value'], fill: (outs, ins, { beta }) => movingAverageInto(outs, ins, beta) },
+  [AVERAGE]: {
+    inputs: ['average', 'value'],
+    fill: (outs, ins, { beta }) => movingAverageInto(outs, ins, beta),
+    simd: (k, [out], [average, value], [shape], { beta }) =>
+      vectorsFit(shape) && (k.movingAverage(average, value, out, tf.util.sizeFromShape(shape), beta), true),
+  },
   [ADAM]: {
     inputs: ['value', 'm', 'v', 'gradient'],
     outputs: ([value]) => [value, value, value],
     fill: (outs, ins, attrs) => adamInto(outs, ins, attrs as unknown as AdamStep),
+    simd: (k, [newValue, newM, newV], [value, m, v, g], [shape], a) => vectorsFit(shape) &&
+      (k.adam(value, m, v, g, newValue, newM, newV, tf.util.sizeFromShape(shape),
+        a.learningRate, a.beta1, a.beta2, a.epsilon, a.correction1, a.correction2), true),
   },
 };
 

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { requestedBackend, selectBackend } from '../framework/backend.js';
-import { gelu, geluFromOps, normalize, normalizeFromOps, registerFusedKernels } from '../framework/fused-kernels.js';
+import { adamStep, gelu, geluFromOps, movingAverageStep, normalize, normalizeFromOps, registerFusedKernels } from '../framework/fused-kernels.js';
 import { FusedAdamOptimizer } from '../framework/training/adam-optimizer.js';
 import { backendReady } from './setup.js';
 import { simdKernelsOf } from '../framework/simd/index.js';
@@ -76,7 +76,7 @@ for (const backend of ['wasm', 'cpu']) {
   });
 }
 
-test('wasm: the SIMD kernels are built and give what the JavaScript loops give; shapes they decline take the loops', async () => {
+test('wasm: the SIMD kernels are built and give what the JavaScript loops give (GELU, normalization, Adam, EMA); shapes they decline take the loops', async () => {
   await selectBackend('wasm');
   assert.ok(simdKernelsOf(tf.backend() as BackendWasm), 'framework/simd/kernels.wasm is built (npm run build:simd)');
   // 507 values: the last vector overlaps the one before; 3 values: too few for a vector.
@@ -100,6 +100,11 @@ test('wasm: the SIMD kernels are built and give what the JavaScript loops give; 
           for (const grad of tf.grads(f)([copy, gamma, beta])) results.push(grad.dataSync() as Float32Array);
         }
       }
+      // 7 values: one vector and an overlapping one; Adam at its second step.
+      const [value, m, v, g] = [1, 2, 3, 4].map((seed) => tf.randomNormal([7], 0, 1, 'float32', seed));
+      const step = { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, correction1: 1 - 0.9 ** 2, correction2: 1 - 0.999 ** 2 };
+      for (const t of adamStep(value, m, tf.abs(v), g, step)!) results.push(t.dataSync() as Float32Array);
+      results.push(movingAverageStep(value, g, 0.995).dataSync() as Float32Array);
       return results;
     });
   };

@@ -14,6 +14,11 @@ export interface SimdKernels {
   geluGrad(x: number, dy: number, dx: number, n: number): void;
   normalize(x: number, gamma: number, beta: number, out: number, statistics: number, n: number, groupSize: number, channels: number, epsilon: number): void;
   normalizeGrad(x: number, gamma: number, dy: number, statistics: number, dx: number, dGamma: number, dBeta: number, n: number, groupSize: number, channels: number): void;
+  adam(
+    value: number, m: number, v: number, g: number, newValue: number, newM: number, newV: number, n: number,
+    learningRate: number, beta1: number, beta2: number, epsilon: number, correction1: number, correction2: number,
+  ): void;
+  movingAverage(average: number, value: number, out: number, n: number, beta: number): void;
 }
 
 // The WebAssembly API as used here (tsconfig's lib has no DOM, where TypeScript declares it).

@@ -193,3 +193,44 @@ export function normalizeGrad(
     }
   }
 }
+
+// ---- optimizer and weight averages (elementwise, n >= 4) ----
+
+/**
+ * One Adam update: m' = β1·m + (1 − β1)·g, v' = β2·v + (1 − β2)·g², value' = value −
+ * lr·(m'/c1)/(√(v'/c2) + ε), with c1, c2 the bias corrections.
+ */
+export function adam(
+  value: usize, m: usize, v: usize, g: usize, newValue: usize, newM: usize, newV: usize, n: i32,
+  learningRate: f32, beta1: f32, beta2: f32, epsilon: f32, correction1: f32, correction2: f32,
+): void {
+  const bytes = <usize>n << 2;
+  const b1 = f32x4.splat(beta1);
+  const b2 = f32x4.splat(beta2);
+  const eps = f32x4.splat(epsilon);
+  const rest1 = f32x4.splat(1 - beta1);
+  const rest2 = f32x4.splat(1 - beta2);
+  const step = f32x4.splat(learningRate / correction1);
+  const inverseCorrection2 = f32x4.splat(1 / correction2);
+  for (let i: usize = 0; i < bytes; i = min(i + 16, bytes - 16)) {
+    const gradient = v128.load(g + i);
+    const first = f32x4.add(f32x4.mul(b1, v128.load(m + i)), f32x4.mul(rest1, gradient));
+    const second = f32x4.add(f32x4.mul(b2, v128.load(v + i)), f32x4.mul(rest2, f32x4.mul(gradient, gradient)));
+    v128.store(newM + i, first);
+    v128.store(newV + i, second);
+    const denominator = f32x4.add(f32x4.sqrt(f32x4.mul(second, inverseCorrection2)), eps);
+    v128.store(newValue + i, f32x4.sub(v128.load(value + i), f32x4.div(f32x4.mul(step, first), denominator)));
+    if (i == bytes - 16) break;
+  }
+}
+
+/** out = β·average + (1 − β)·value. */
+export function movingAverage(average: usize, value: usize, out: usize, n: i32, beta: f32): void {
+  const bytes = <usize>n << 2;
+  const keep = f32x4.splat(beta);
+  const take = f32x4.splat(1 - beta);
+  for (let i: usize = 0; i < bytes; i = min(i + 16, bytes - 16)) {
+    v128.store(out + i, f32x4.add(f32x4.mul(keep, v128.load(average + i)), f32x4.mul(take, v128.load(value + i))));
+    if (i == bytes - 16) break;
+  }
+}
