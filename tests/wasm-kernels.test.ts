@@ -249,8 +249,10 @@ async function valuesOn(backend: string, f: Differentiable, inputs: HostTensor[]
   return tf.tidy(() => Float32Array.from(f(...inputs.map(toTensor)).dataSync()));
 }
 
-test('matMul with transposes, batches and size-1 batch broadcasts matches cpu', async () => {
+test('matMul with transposes, batches and size-1 batch broadcasts matches cpu, in products small enough for the SIMD loop and not', async () => {
   const cases: [number[], number[], boolean, boolean][] = [
+    [[2, 40, 48], [2, 48, 40], false, false],
+    [[1, 48, 40], [2, 48, 40], true, false],
     [[5, 4], [4, 6], false, false],
     [[4, 5], [6, 4], true, true],
     [[3, 5, 4], [3, 4, 6], false, false],

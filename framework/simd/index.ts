@@ -19,6 +19,7 @@ export interface SimdKernels {
     learningRate: number, beta1: number, beta2: number, epsilon: number, correction1: number, correction2: number,
   ): void;
   movingAverage(average: number, value: number, out: number, n: number, beta: number): void;
+  batchMatMul(a: number, b: number, out: number, batch: number, m: number, k: number, n: number, strideA: number, strideB: number): void;
 }
 
 // The WebAssembly API as used here (tsconfig's lib has no DOM, where TypeScript declares it).

@@ -234,3 +234,36 @@ export function movingAverage(average: usize, value: usize, out: usize, n: i32, 
     if (i == bytes - 16) break;
   }
 }
+
+// ---- products of many small matrices ----
+
+/**
+ * out[i] = a[i]·b[i] for `batch` products of an m×k by a k×n matrix, all row-major; a stride of
+ * 0 (in values) reuses one matrix for every product (a broadcast batch). Four output columns
+ * at a time, the last n mod 4 one by one.
+ */
+export function batchMatMul(a: usize, b: usize, out: usize, batch: i32, m: i32, k: i32, n: i32, strideA: i32, strideB: i32): void {
+  const rowBytes = <usize>n << 2;
+  const vectorEnd = <usize>(n & ~3) << 2;
+  for (let product = 0; product < batch; product++) {
+    const left = a + ((<usize>product * <usize>strideA) << 2);
+    const right = b + ((<usize>product * <usize>strideB) << 2);
+    const result = out + (<usize>product * <usize>m * rowBytes);
+    for (let i = 0; i < m; i++) {
+      const row = left + ((<usize>i * <usize>k) << 2);
+      const target = result + <usize>i * rowBytes;
+      for (let j: usize = 0; j < vectorEnd; j += 16) {
+        let sum = f32x4.splat(0);
+        for (let p = 0; p < k; p++) {
+          sum = f32x4.add(sum, f32x4.mul(f32x4.splat(load<f32>(row + (<usize>p << 2))), v128.load(right + <usize>p * rowBytes + j)));
+        }
+        v128.store(target + j, sum);
+      }
+      for (let j = vectorEnd; j < rowBytes; j += 4) {
+        let sum: f32 = 0;
+        for (let p = 0; p < k; p++) sum += load<f32>(row + (<usize>p << 2)) * load<f32>(right + <usize>p * rowBytes + j);
+        store<f32>(target + j, sum);
+      }
+    }
+  }
+}
