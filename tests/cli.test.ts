@@ -99,6 +99,15 @@ test('a short quick-start run leaves a complete run folder; xp sample and xp run
   const headerLength = npy.readUInt16LE(8);
   assert.match(npy.subarray(10, 10 + headerLength).toString('latin1'), "'descr': '|u1', 'fortran_order': False, 'shape': (3, 28, 28)");
   assert.is(npy.length, 10 + headerLength + 3 * 28 * 28);
+  // --sampler-set: a stochastic DDIM draws other images from the same starting noise.
+  const stochastic = path.join(tmp, 's-eta1.npy');
+  const withEta = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--steps', '3', '--sampler-set', 'eta=1', '--out', stochastic]);
+  assert.is(withEta.code, 0, withEta.stderr);
+  assert.is(fs.readFileSync(stochastic).length, npy.length);
+  assert.not.equal(fs.readFileSync(stochastic), npy);
+  const misspelt = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--sampler-set', 'etta=1', '--out', stochastic]);
+  assert.is.not(misspelt.code, 0);
+  assert.match(misspelt.stderr, /sampler\.etta/);
 
   const listed = xp(['runs', runsDir]);
   assert.match(listed.stdout, new RegExp(`quickstart/${stamp}\\s+completed\\s+3`));

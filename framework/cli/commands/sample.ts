@@ -26,6 +26,8 @@ export interface SamplingOptions {
   ema?: boolean;
   sampler?: string;
   steps?: number;
+  /** `key=value` settings of the sampler's parameters (`--sampler-set`). */
+  samplerSet?: string[];
   seed: number;
   batch: number;
   backend?: string;
@@ -82,9 +84,10 @@ export async function sampleCheckpoint(target: string, opts: SamplingOptions): P
   }
 }
 
+/** The sampler as asked: another type replaces the experiment's whole; then each parameter set. */
 function samplerOverrides(opts: SamplingOptions): string[] {
-  if (!opts.sampler) return opts.steps ? ['sampler.steps=' + opts.steps] : [];
-  return [`sampler={type: ${opts.sampler}${opts.steps ? `, steps: ${opts.steps}` : ''}}`];
+  const settings = [...(opts.steps ? [`steps=${opts.steps}`] : []), ...(opts.samplerSet ?? [])].map((kv) => `sampler.${kv}`);
+  return opts.sampler ? [`sampler={type: ${opts.sampler}}`, ...settings] : settings;
 }
 
 /** The checkpoint key prefix of the run's EMA weights: its ema callback's path. */
