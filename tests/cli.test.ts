@@ -26,6 +26,13 @@ test('xp schema --check passes on the committed schema.json and would fail after
   }
 });
 
+test('xp doctor names the backend and, on wasm, the SIMD loops it found', () => {
+  const result = xp(['doctor', '--backend', 'wasm']);
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^backend:\s+wasm$/m);
+  assert.match(result.stdout, /^wasm SIMD:\s+\S+kernels\.wasm$/m);
+});
+
 test('registering a kind and name twice names both files', () => {
   try {
     component('callback', 'ema', { description: 'again', params: Type.Object({}) })(class {});

@@ -1,4 +1,7 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { machineFacts, requestedBackend, selectBackend, BACKENDS } from '../../backend.js';
+import { SIMD_KERNELS_FILE, simdKernelsOf } from '../../simd/index.js';
 
 /** `xp doctor`: which backend xp would use here, and why the better ones were skipped. */
 export async function doctor(opts: { backend?: string }): Promise<void> {
@@ -8,6 +11,11 @@ export async function doctor(opts: { backend?: string }): Promise<void> {
   for (const s of report.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
   const worse = BACKENDS.slice(BACKENDS.indexOf(report.chosen) + 1);
   if (worse.length) lines.push(`  fallbacks:  ${worse.join(', ')}`);
+  if (report.chosen === 'wasm') {
+    lines.push(simdKernelsOf(tf.backend() as BackendWasm)
+      ? `wasm SIMD:    ${SIMD_KERNELS_FILE}`
+      : `wasm SIMD:    not built (npm run build:simd); GELU, normalization, Adam and EMA run as slower JavaScript loops`);
+  }
   lines.push(
     `tfjs:         ${facts.tfjsVersion}`,
     `node:         ${facts.node}`,
