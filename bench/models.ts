@@ -11,9 +11,7 @@ import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
 import type { Dataset, Denoiser, NoiseSchedule, OptimizerFactory, Sampler } from '../framework/interfaces.js';
 import { ForwardProcess, drawNoise } from '../framework/diffusion/forward-process.js';
-import { LocalGradients, type GradientComputer } from '../framework/training/gradients.js';
-import { ParallelGradients } from '../framework/training/parallel-gradients.js';
-import type { BackendName } from '../framework/backend.js';
+import { startGradients } from '../framework/training/parallel-gradients.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { examplesPerPass } from '../framework/training/slices.js';
 import { Rng } from '../framework/rng.js';
@@ -99,7 +97,7 @@ async function measureTraining(c: ModelCase, built: Built, threads: number): Pro
   let outsideModelShare = 0;
   for (const batchSize of c.trainBatches) {
     const batches = (await datasetWithBatch(c.experiment, batchSize)).batches(rng.fork(batchSize));
-    const gradients = await gradientsOn(built, threads);
+    const gradients = await startGradients(model, built.experiment, examplesPerPass(model, 'auto'), threads);
     const ema = new EmaWeights(model.variables());
     let prepared: { x0: tf.Tensor4D; xt: tf.Tensor4D; t: tf.Tensor1D; noise: tf.Tensor4D } | undefined;
     process.stderr.write(`xp: ${c.experiment}, training at batch ${batchSize}\n`);
@@ -132,13 +130,6 @@ async function measureTraining(c: ModelCase, built: Built, threads: number): Pro
   forward.dispose();
   optimizer.dispose();
   return { parameters: countParameters(model), imagesPerSecond, outsideModelShare };
-}
-
-/** The trainer's gradient computation: this thread alone, or shares of each batch on worker threads too. */
-async function gradientsOn({ model, experiment }: Built, threads: number): Promise<GradientComputer> {
-  const examples = examplesPerPass(model, 'auto');
-  if (threads === 1) return new LocalGradients(model, examples);
-  return ParallelGradients.start(model, experiment, tf.getBackend() as BackendName, examples, threads);
 }
 
 function countParameters(model: Denoiser): number {

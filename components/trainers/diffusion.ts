@@ -19,9 +19,8 @@ import type {
 import { ForwardProcess, drawNoise } from '../../framework/diffusion/forward-process.js';
 import { Hooks } from '../../framework/training/hooks.js';
 import { examplesPerPass, type NoisedBatch } from '../../framework/training/slices.js';
-import { LocalGradients, type GradientComputer } from '../../framework/training/gradients.js';
-import { ParallelGradients } from '../../framework/training/parallel-gradients.js';
-import type { BackendName } from '../../framework/backend.js';
+import type { GradientComputer } from '../../framework/training/gradients.js';
+import { startGradients } from '../../framework/training/parallel-gradients.js';
 import type { ConfigMap } from '../../framework/config/load.js';
 import os from 'node:os';
 import { ModelWeightSets } from '../../framework/training/weight-sets.js';
@@ -179,8 +178,7 @@ export class DiffusionTrainer implements Trainer {
     const setting = this.params.threads;
     const singleThreaded = ['wasm', 'cpu'].includes(tf.getBackend());
     const threads = Math.min(setting === 'auto' ? (singleThreaded ? os.cpus().length : 1) : setting, this.dataset.size);
-    if (threads <= 1) return new LocalGradients(this.model, examples);
-    return ParallelGradients.start(this.model, this.experiment, tf.getBackend() as BackendName, examples, threads);
+    return startGradients(this.model, this.experiment, examples, threads);
   }
 }
 

@@ -97,6 +97,15 @@ export class ParallelGradients implements GradientComputer {
   }
 }
 
+/**
+ * Gradients of the model's batches on `threads` threads of the current backend: this thread
+ * alone for one, shares of each batch on worker threads too for more.
+ */
+export async function startGradients(model: Denoiser, experiment: ConfigMap, examplesPerPass: number, threads: number): Promise<GradientComputer> {
+  if (threads <= 1) return new LocalGradients(model, examplesPerPass);
+  return ParallelGradients.start(model, experiment, tf.getBackend() as BackendName, examplesPerPass, threads);
+}
+
 /** [start, end) of each of `parts` near-equal shares of n examples. */
 function shareBounds(n: number, parts: number): [number, number][] {
   return Array.from({ length: parts }, (_, i) => [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)]);
