@@ -9,8 +9,8 @@
  * way computes the same function (Φ to within 5e-8, statistics accumulated in double
  * precision). On wasm, they run as SIMD loops (framework/simd/) where the shapes allow,
  * 2-12x faster than these JavaScript loops, which remain for the other shapes and for the cpu
- * backend. Other backends (tfjs-node, WebGL) compose the same math from
- * tf ops, which they run fast already.
+ * backend. Other backends (tfjs-node, WebGL) compose the same math from tf ops, which they run
+ * fast already.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -219,19 +219,22 @@ function movingAverageInto([out]: Float32Array[], [average, value]: Float32Array
 
 /**
  * Output tensors of `shapes`, filled from the float32 contents of `inputs` by `fill`, or on the
- * wasm backend by `simd` where it takes the shapes (it returns false where it does not).
+ * wasm backend by `simd` where given (and framework/simd's kernels are built).
  */
 type ArrayKernel = (backend: tf.KernelBackend, inputs: tf.TensorInfo[], shapes: number[][], fill: Fill, simd?: SimdFill) => tf.TensorInfo[];
 type Fill = (outs: Float32Array[], ins: Float32Array[]) => void;
 /** Like Fill, on the wasm heap: byte offsets of the outputs and inputs. */
-type SimdFill = (kernels: SimdKernels, outs: number[], ins: number[]) => boolean;
+type SimdFill = (kernels: SimdKernels, outs: number[], ins: number[]) => void;
 
 const wasmKernel: ArrayKernel = (backend, inputs, shapes, fill, simd) => {
   const wasm = backend as BackendWasm;
   const outs = shapes.map((shape) => wasm.makeOutput(shape, 'float32'));
   const kernels = simd && simdKernelsOf(wasm);
-  const offsets = (ts: tf.TensorInfo[]) => ts.map((t) => heapOffset(wasm, t));
-  if (kernels && simd(kernels, offsets(outs), offsets(inputs))) return outs;
+  if (kernels) {
+    const offsets = (ts: tf.TensorInfo[]) => ts.map((t) => heapOffset(wasm, t));
+    simd(kernels, offsets(outs), offsets(inputs));
+    return outs;
+  }
   // Views are taken after allocating: growing the heap detaches older ones.
   const view = (t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
   fill(outs.map(view), inputs.map(view));
@@ -255,12 +258,15 @@ interface FusedKernel {
   /** Output shapes from input shapes; by default one output shaped as the first input. */
   outputs?: (shapes: number[][], attrs: Attrs) => number[][];
   fill: (outs: Float32Array[], ins: Float32Array[], attrs: Attrs) => void;
-  /** The same on the wasm heap with framework/simd's kernels, given the input shapes; false where it cannot. */
-  simd?: (kernels: SimdKernels, outs: number[], ins: number[], shapes: number[][], attrs: Attrs) => boolean;
+  /** The same on the wasm heap with framework/simd's kernels, for the input shapes `fits` accepts. */
+  simd?: {
+    fits: (shapes: number[][]) => boolean;
+    run: (kernels: SimdKernels, outs: number[], ins: number[], shapes: number[][], attrs: Attrs) => void;
+  };
 }
 
 /** The elementwise SIMD kernels need one whole vector (4 values). */
-const vectorsFit = (shape: number[]) => tf.util.sizeFromShape(shape) >= 4;
+const vectorsFit = ([shape]: number[][]) => tf.util.sizeFromShape(shape) >= 4;
 /** The normalization's SIMD kernels go 4 channels at a time. */
 const channelsFit = ([x, gamma]: number[][]) => gamma[0] % 4 === 0 && tf.util.sizeFromShape(x) > 0;
 
@@ -268,40 +274,47 @@ const FUSED_KERNELS: Record<string, FusedKernel> = {
   [GELU]: {
     inputs: ['x'],
     fill: geluInto,
-    simd: (k, [out], [x], [shape]) => vectorsFit(shape) && (k.gelu(x, out, tf.util.sizeFromShape(shape)), true),
+    simd: { fits: vectorsFit, run: (k, [out], [x], [shape]) => k.gelu(x, out, tf.util.sizeFromShape(shape)) },
   },
   [GELU_GRAD]: {
     inputs: ['x', 'dy'],
     fill: geluGradInto,
-    simd: (k, [dx], [x, dy], [shape]) => vectorsFit(shape) && (k.geluGrad(x, dy, dx, tf.util.sizeFromShape(shape)), true),
+    simd: { fits: vectorsFit, run: (k, [dx], [x, dy], [shape]) => k.geluGrad(x, dy, dx, tf.util.sizeFromShape(shape)) },
   },
   [NORMALIZE]: {
     inputs: ['x', 'gamma', 'beta'],
     outputs: ([x], { groupSize }) => [x, [2 * (tf.util.sizeFromShape(x) / groupSize)]],
     fill: (outs, ins, { groupSize, epsilon }) => normalizeInto(outs, ins, groupSize, epsilon),
-    simd: (k, [out, statistics], [x, gamma, beta], shapes, { groupSize, epsilon }) => channelsFit(shapes) &&
-      (k.normalize(x, gamma, beta, out, statistics, tf.util.sizeFromShape(shapes[0]), groupSize, shapes[1][0], epsilon), true),
+    simd: {
+      fits: channelsFit,
+      run: (k, [out, statistics], [x, gamma, beta], [xShape, [channels]], { groupSize, epsilon }) =>
+        k.normalize(x, gamma, beta, out, statistics, tf.util.sizeFromShape(xShape), groupSize, channels, epsilon),
+    },
   },
   [NORMALIZE_GRAD]: {
     inputs: ['x', 'gamma', 'dy', 'statistics'],
     outputs: ([x, gamma]) => [x, gamma, gamma],
     fill: (outs, ins, { groupSize }) => normalizeGradInto(outs, ins, groupSize),
-    simd: (k, [dx, dGamma, dBeta], [x, gamma, dy, statistics], shapes, { groupSize }) => channelsFit(shapes) &&
-      (k.normalizeGrad(x, gamma, dy, statistics, dx, dGamma, dBeta, tf.util.sizeFromShape(shapes[0]), groupSize, shapes[1][0]), true),
+    simd: {
+      fits: channelsFit,
+      run: (k, [dx, dGamma, dBeta], [x, gamma, dy, statistics], [xShape, [channels]], { groupSize }) =>
+        k.normalizeGrad(x, gamma, dy, statistics, dx, dGamma, dBeta, tf.util.sizeFromShape(xShape), groupSize, channels),
+    },
   },
   [AVERAGE]: {
     inputs: ['average', 'value'],
     fill: (outs, ins, { beta }) => movingAverageInto(outs, ins, beta),
-    simd: (k, [out], [average, value], [shape], { beta }) =>
-      vectorsFit(shape) && (k.movingAverage(average, value, out, tf.util.sizeFromShape(shape), beta), true),
+    simd: { fits: vectorsFit, run: (k, [out], [average, value], [shape], { beta }) => k.movingAverage(average, value, out, tf.util.sizeFromShape(shape), beta) },
   },
   [ADAM]: {
     inputs: ['value', 'm', 'v', 'gradient'],
     outputs: ([value]) => [value, value, value],
     fill: (outs, ins, attrs) => adamInto(outs, ins, attrs as unknown as AdamStep),
-    simd: (k, [newValue, newM, newV], [value, m, v, g], [shape], a) => vectorsFit(shape) &&
-      (k.adam(value, m, v, g, newValue, newM, newV, tf.util.sizeFromShape(shape),
-        a.learningRate, a.beta1, a.beta2, a.epsilon, a.correction1, a.correction2), true),
+    simd: {
+      fits: vectorsFit,
+      run: (k, [newValue, newM, newV], [value, m, v, g], [shape], a) => k.adam(value, m, v, g, newValue, newM, newV,
+        tf.util.sizeFromShape(shape), a.learningRate, a.beta1, a.beta2, a.epsilon, a.correction1, a.correction2),
+    },
   },
 };
 
@@ -315,7 +328,7 @@ function kernelConfigs(backendName: string, run: ArrayKernel): tf.KernelConfig[]
       const ins = names.map((name) => inputs[name]!);
       const inShapes = ins.map((t) => t.shape);
       const shapes = outputs(inShapes, attrs as Attrs);
-      const simdFill: SimdFill | undefined = simd && ((k, o, i) => simd(k, o, i, inShapes, attrs as Attrs));
+      const simdFill: SimdFill | undefined = simd?.fits(inShapes) ? (k, o, i) => simd.run(k, o, i, inShapes, attrs as Attrs) : undefined;
       const outs = run(backend as tf.KernelBackend, ins, shapes, (o, i) => fill(o, i, attrs as Attrs), simdFill);
       return outs.length === 1 ? outs[0] : outs;
     },
