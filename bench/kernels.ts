@@ -1,12 +1,12 @@
 /**
  * Convolution training kernels: forward, dx and dW of 3x3 'same' convs at the UNet's shapes,
  * and a training step through a stack of two of them, with xp's wasm kernels
- * (framework/wasm-kernels.ts) and without them; then forward, dx and dW at the quick-start
+ * (framework/kernels/wasm-kernels.ts) and without them; then forward, dx and dW at the quick-start
  * model's small channel counts, with dW by each of its two formulations and by the shape rule
  * that picks between them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, forceFilterGradFormulation, type FilterGradFormulation } from '../framework/wasm-kernels.js';
+import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, forceFilterGradFormulation, type FilterGradFormulation } from '../framework/kernels/wasm-kernels.js';
 import { valuesOf } from '../framework/tensors.js';
 import { fastestOfRounds, gflops, medianOfRounds, table, type Benchmark, type BenchmarkContext } from './harness.js';
 

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/framework/cli/main.js';
+import { main } from '../dist/app/cli/main.js';
 
 await main(process.argv);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { XpError } from './errors.js';
-import { registerFusedKernels } from './fused-kernels.js';
+import { registerFusedKernels } from './kernels/fused-kernels.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -47,7 +47,7 @@ const LOADERS: Record<BackendName, BackendLoader> = {
     tfName: 'wasm',
     load: async () => {
       await import('@tensorflow/tfjs-backend-wasm');
-      const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
+      const { registerWasmTrainingKernels } = await import('./kernels/wasm-kernels.js');
       registerWasmTrainingKernels();
     },
     installHint: 'npm install @tensorflow/tfjs-backend-wasm@4.22.0',

@@ -2,10 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { requestedBackend, selectBackend } from '../framework/backend.js';
-import { adamStep, gelu, geluFromOps, movingAverageStep, normalize, normalizeFromOps, registerFusedKernels } from '../framework/fused-kernels.js';
+import { adamStep, gelu, geluFromOps, movingAverageStep, normalize, normalizeFromOps, registerFusedKernels } from '../framework/kernels/fused-kernels.js';
 import { FusedAdamOptimizer } from '../framework/training/adam-optimizer.js';
 import { backendReady } from './setup.js';
-import { simdKernelsOf } from '../framework/simd/index.js';
+import { simdKernelsOf } from '../framework/kernels/simd/index.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 const test = suite('fused GELU and normalization kernels');
@@ -78,7 +78,7 @@ for (const backend of ['wasm', 'cpu']) {
 
 test('wasm: the SIMD kernels are built and give what the JavaScript loops give (GELU, normalization, Adam, EMA); shapes they decline take the loops', async () => {
   await selectBackend('wasm');
-  assert.ok(simdKernelsOf(tf.backend() as BackendWasm), 'framework/simd/kernels.wasm is built (npm run build:simd)');
+  assert.ok(simdKernelsOf(tf.backend() as BackendWasm), 'framework/kernels/simd/kernels.wasm is built (npm run build:simd)');
   // 507 values: the last vector overlaps the one before; 3 values: too few for a vector.
   const geluInputs = [tf.randomNormal([507], 0, 4, 'float32', 3), tf.tensor1d([-1, 0.5, 2])];
   // 8 channels go 4 at a time; 3 do not divide.

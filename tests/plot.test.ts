@@ -10,7 +10,7 @@ import path from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { SummaryWriter } from '../framework/records/tensorboard/writer.js';
 import { readScalars, type ScalarPoint } from '../framework/records/tensorboard/reader.js';
-import { SERIES_COLORS, lineChartPng, type ChartSeries, type Rgb } from '../framework/records/chart.js';
+import { SERIES_COLORS, lineChartPng, type ChartSeries, type Rgb } from '../app/plot/chart.js';
 import { encodeGrayPng } from '../framework/records/png.js';
 import { xp } from './support/cli.js';
 

@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expandTrials, trialOverrides } from '../framework/sweep/trials.js';
-import { summarize } from '../framework/sweep/summary.js';
-import type { TrialOutcome } from '../framework/sweep/launcher.js';
+import { expandTrials, trialOverrides } from '../app/sweep/trials.js';
+import { summarize } from '../app/sweep/summary.js';
+import type { TrialOutcome } from '../app/sweep/launcher.js';
 import { xp } from './support/cli.js';
 
 test('a grid is the cartesian product of its axes, then explicit trials, then random draws', () => {

@@ -8,7 +8,7 @@ import {
   forceFilterGradFormulation,
   registerWasmTrainingKernels,
   type FilterGradFormulation,
-} from '../framework/wasm-kernels.js';
+} from '../framework/kernels/wasm-kernels.js';
 import { backendReady } from './setup.js';
 
 const test = suite('wasm training kernels');

@@ -3,7 +3,7 @@ import { callback, componentRef, Type, type Static } from '../../framework/regis
 import { TOKENS } from '../../framework/container/tokens.js';
 import { samplerOnSchedule } from '../../framework/container/assembly.js';
 import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
-import { loadClassifier, type LoadedClassifier } from '../../framework/eval/classifier-cache.js';
+import { loadClassifier, type LoadedClassifier } from '../../app/eval/classifier-cache.js';
 import { Evaluation, type SetMetrics } from '../../framework/eval/evaluation.js';
 import { sampleInBatches } from '../../framework/eval/sampling.js';
 import { LIVE_WEIGHTS } from '../../framework/training/weight-sets.js';

@@ -1,6 +1,6 @@
 /** Normalization layers with a learned per-channel scale (gamma) and shift (beta). */
 import * as tf from '@tensorflow/tfjs';
-import { normalize } from '../fused-kernels.js';
+import { normalize } from '../kernels/fused-kernels.js';
 import { ones, zeros, type ParamStore } from './param-store.js';
 
 /** PyTorch's default epsilon for GroupNorm and LayerNorm. */

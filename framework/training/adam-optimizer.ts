@@ -5,7 +5,7 @@
  * checkpoint form (getWeights/setWeights) stay tfjs's own, so runs resume on any backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adamStep, hasFusedKernels } from '../fused-kernels.js';
+import { adamStep, hasFusedKernels } from '../kernels/fused-kernels.js';
 
 /** AdamOptimizer's private state (tfjs 4.22), which the fused update must keep as tfjs does. */
 interface AdamState {

@@ -3,7 +3,7 @@
  * callback decides that): w_ema ← β·w_ema + (1 − β)·w, β weighting the old average.
  */
 import * as tf from '@tensorflow/tfjs';
-import { movingAverageStep } from '../fused-kernels.js';
+import { movingAverageStep } from '../kernels/fused-kernels.js';
 
 export class EmaWeights {
   readonly shadow: Map<string, tf.Variable>;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { packageRoot } from '../paths.js';
+import { packageRoot } from '../../paths.js';
 
 export interface SimdKernels {
   gelu(x: number, out: number, n: number): void;

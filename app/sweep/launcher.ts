@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../paths.js';
-import type { RunInfo } from '../run/run-folder.js';
+import { packageRoot } from '../../framework/paths.js';
+import type { RunInfo } from '../../framework/run/run-folder.js';
 import { trialOverrides, type Trial } from './trials.js';
 
 export interface TrialOutcome {

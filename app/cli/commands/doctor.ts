@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { machineFacts, requestedBackend, selectBackend, BACKENDS } from '../../backend.js';
-import { SIMD_KERNELS_FILE, simdKernelsOf } from '../../simd/index.js';
+import { machineFacts, requestedBackend, selectBackend, BACKENDS } from '../../../framework/backend.js';
+import { SIMD_KERNELS_FILE, simdKernelsOf } from '../../../framework/kernels/simd/index.js';
 
 /** `xp doctor`: which backend xp would use here, and why the better ones were skipped. */
 export async function doctor(opts: { backend?: string }): Promise<void> {

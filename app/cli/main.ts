@@ -3,7 +3,7 @@
  * when it runs, so `xp --help` stays fast.
  */
 import { Command, Option } from 'commander';
-import { XpError } from '../errors.js';
+import { XpError } from '../../framework/errors.js';
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (or XP_BACKEND)');

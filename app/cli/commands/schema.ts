@@ -1,10 +1,10 @@
 /** `xp schema --write | --check`: schema.json is generated from the registry and must not go stale. */
 import fs from 'node:fs';
-import { writeFileAtomic } from '../../fsutil.js';
-import { XpError } from '../../errors.js';
-import { schemaPath } from '../../paths.js';
-import { registry } from '../../registry/index.js';
-import { schemaText } from '../../config/schema.js';
+import { writeFileAtomic } from '../../../framework/fsutil.js';
+import { XpError } from '../../../framework/errors.js';
+import { schemaPath } from '../../../framework/paths.js';
+import { registry } from '../../../framework/registry/index.js';
+import { schemaText } from '../../../framework/config/schema.js';
 
 export async function schema(opts: { write?: boolean; check?: boolean }): Promise<void> {
   await import('../../../components/index.js');

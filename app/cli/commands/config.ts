@@ -1,6 +1,6 @@
 /** `xp validate` and `xp config`: resolve an experiment; print nothing but problems, or the resolved YAML. */
 import { stringify } from 'yaml';
-import { resolveExperiment, type ResolveOptions } from '../../config/resolve.js';
+import { resolveExperiment, type ResolveOptions } from '../../../framework/config/resolve.js';
 
 export interface ConfigCommandOptions {
   set?: string[];

@@ -4,10 +4,10 @@
  * same reference, for held-out real digits (the floor) and pixel noise (the ceiling).
  */
 import fs from 'node:fs';
-import { requestedBackend, selectBackend } from '../../backend.js';
-import { XpError } from '../../errors.js';
+import { requestedBackend, selectBackend } from '../../../framework/backend.js';
+import { XpError } from '../../../framework/errors.js';
 import { loadClassifier } from '../../eval/classifier-cache.js';
-import { Evaluation, type SetMetrics } from '../../eval/evaluation.js';
+import { Evaluation, type SetMetrics } from '../../../framework/eval/evaluation.js';
 import { readSampleImages } from '../../eval/sample-files.js';
 import { sampleCheckpoint, type SamplingOptions } from './sample.js';
 

@@ -7,7 +7,7 @@
  * normalization over moments ~8 and ~15, each a full pass over the activations (on wasm ~35%
  * of a quick-start training step); tfjs's Adam runs ~12 kernels per variable. One loop each
  * way computes the same function (Φ to within 5e-8, statistics accumulated in double
- * precision). On wasm, they run as SIMD loops (framework/simd/) where the shapes allow,
+ * precision). On wasm, they run as SIMD loops (framework/kernels/simd/) where the shapes allow,
  * 2-12x faster than these JavaScript loops, which remain for the other shapes and for the cpu
  * backend. Other backends (tfjs-node, WebGL) compose the same math from tf ops, which they run
  * fast already.
@@ -219,7 +219,7 @@ function movingAverageInto([out]: Float32Array[], [average, value]: Float32Array
 
 /**
  * Output tensors of `shapes`, filled from the float32 contents of `inputs` by `fill`, or on the
- * wasm backend by `simd` where given (and framework/simd's kernels are built).
+ * wasm backend by `simd` where given (and framework/kernels/simd's kernels are built).
  */
 type ArrayKernel = (backend: tf.KernelBackend, inputs: tf.TensorInfo[], shapes: number[][], fill: Fill, simd?: SimdFill) => tf.TensorInfo[];
 type Fill = (outs: Float32Array[], ins: Float32Array[]) => void;
@@ -258,7 +258,7 @@ interface FusedKernel {
   /** Output shapes from input shapes; by default one output shaped as the first input. */
   outputs?: (shapes: number[][], attrs: Attrs) => number[][];
   fill: (outs: Float32Array[], ins: Float32Array[], attrs: Attrs) => void;
-  /** The same on the wasm heap with framework/simd's kernels, for the input shapes `fits` accepts. */
+  /** The same on the wasm heap with framework/kernels/simd's kernels, for the input shapes `fits` accepts. */
   simd?: {
     fits: (shapes: number[][]) => boolean;
     run: (kernels: SimdKernels, outs: number[], ins: number[], shapes: number[][], attrs: Attrs) => void;

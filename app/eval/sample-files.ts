@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeGrayPng, type GrayImage } from '../records/png.js';
-import { readIdx } from '../data/idx.js';
-import { readNpyUint8 } from '../data/npy.js';
-import { XpError } from '../errors.js';
+import { decodeGrayPng, type GrayImage } from '../../framework/records/png.js';
+import { readIdx } from '../../framework/data/idx.js';
+import { readNpyUint8 } from '../../framework/data/npy.js';
+import { XpError } from '../../framework/errors.js';
 
 export interface SampleImages {
   /** n × height × width pixels, 0..255. */

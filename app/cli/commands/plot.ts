@@ -5,13 +5,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { XpError } from '../../errors.js';
-import { writeFileAtomic } from '../../fsutil.js';
-import { lineChartPng, type ChartSeries } from '../../records/chart.js';
-import { eventFiles, readScalars, type Scalars } from '../../records/tensorboard/reader.js';
-import { didYouMean } from '../../suggest.js';
-import { csvCell } from '../../records/csv.js';
-import { runFoldersBelow } from '../../run/run-folder.js';
+import { XpError } from '../../../framework/errors.js';
+import { writeFileAtomic } from '../../../framework/fsutil.js';
+import { lineChartPng, type ChartSeries } from '../../plot/chart.js';
+import { eventFiles, readScalars, type Scalars } from '../../../framework/records/tensorboard/reader.js';
+import { didYouMean } from '../../../framework/suggest.js';
+import { csvCell } from '../../../framework/records/csv.js';
+import { runFoldersBelow } from '../../../framework/run/run-folder.js';
 
 export interface PlotOptions {
   tag: string[];

@@ -1,8 +1,8 @@
 /** `xp list [KIND]`: every registered component with its parameters, straight from the registry. */
-import { KINDS, registry, requiredParams, type Kind, type Registration } from '../../registry/index.js';
-import { XpError } from '../../errors.js';
-import { didYouMean } from '../../suggest.js';
-import { loadComponentModules } from '../../plugins/load.js';
+import { KINDS, registry, requiredParams, type Kind, type Registration } from '../../../framework/registry/index.js';
+import { XpError } from '../../../framework/errors.js';
+import { didYouMean } from '../../../framework/suggest.js';
+import { loadComponentModules } from '../../../framework/plugins/load.js';
 import path from 'node:path';
 
 interface ParamSchema {

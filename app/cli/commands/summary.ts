@@ -1,9 +1,9 @@
 /** `xp summary FILE`: the model's table — stage, block, output shape, parameters, forward FLOPs. */
-import { resolveExperiment, type ResolveOptions } from '../../config/resolve.js';
-import { requestedBackend, selectBackend } from '../../backend.js';
-import { assemble } from '../../container/assembly.js';
-import { TOKENS } from '../../container/tokens.js';
-import type { Denoiser, SummaryRow } from '../../interfaces.js';
+import { resolveExperiment, type ResolveOptions } from '../../../framework/config/resolve.js';
+import { requestedBackend, selectBackend } from '../../../framework/backend.js';
+import { assemble } from '../../../framework/container/assembly.js';
+import { TOKENS } from '../../../framework/container/tokens.js';
+import type { Denoiser, SummaryRow } from '../../../framework/interfaces.js';
 
 export async function summary(file: string, opts: { set?: string[]; import?: string[] }): Promise<void> {
   const options: ResolveOptions = { overrides: opts.set, imports: opts.import };

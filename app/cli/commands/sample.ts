@@ -4,21 +4,21 @@
  */
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { resolveExperiment } from '../../config/resolve.js';
-import { requestedBackend, selectBackend } from '../../backend.js';
-import { assemble } from '../../container/assembly.js';
-import { TOKENS } from '../../container/tokens.js';
-import type { Denoiser, Sampler, Shape3 } from '../../interfaces.js';
-import { readCheckpoint, resolveCheckpoint } from '../../run/checkpoint.js';
-import { encodeGrayPng, imageGrid } from '../../records/png.js';
-import { writeIdx } from '../../data/idx.js';
-import { writeNpyUint8 } from '../../data/npy.js';
-import { writeFileAtomic } from '../../fsutil.js';
-import { XpError } from '../../errors.js';
-import { Rng } from '../../rng.js';
-import { sampleInBatches } from '../../eval/sampling.js';
-import { takeVariables } from '../../training/train-state.js';
-import type { ConfigMap } from '../../config/load.js';
+import { resolveExperiment } from '../../../framework/config/resolve.js';
+import { requestedBackend, selectBackend } from '../../../framework/backend.js';
+import { assemble } from '../../../framework/container/assembly.js';
+import { TOKENS } from '../../../framework/container/tokens.js';
+import type { Denoiser, Sampler, Shape3 } from '../../../framework/interfaces.js';
+import { readCheckpoint, resolveCheckpoint } from '../../../framework/run/checkpoint.js';
+import { encodeGrayPng, imageGrid } from '../../../framework/records/png.js';
+import { writeIdx } from '../../../framework/data/idx.js';
+import { writeNpyUint8 } from '../../../framework/data/npy.js';
+import { writeFileAtomic } from '../../../framework/fsutil.js';
+import { XpError } from '../../../framework/errors.js';
+import { Rng } from '../../../framework/rng.js';
+import { sampleInBatches } from '../../../framework/eval/sampling.js';
+import { takeVariables } from '../../../framework/training/train-state.js';
+import type { ConfigMap } from '../../../framework/config/load.js';
 
 /** How to sample a checkpoint. */
 export interface SamplingOptions {

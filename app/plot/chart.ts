@@ -3,8 +3,8 @@
  * xp's own bitmap font, so that `xp plot` needs no canvas library or native code.
  */
 import { GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from './font.js';
-import { encodeRgbPng } from './png.js';
-import type { ScalarPoint } from './tensorboard/reader.js';
+import { encodeRgbPng } from '../../framework/records/png.js';
+import type { ScalarPoint } from '../../framework/records/tensorboard/reader.js';
 
 export interface ChartSeries {
   name: string;

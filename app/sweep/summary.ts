@@ -1,7 +1,7 @@
 /** A sweep's results: one row per trial, printed and saved as summary.csv and summary.json. */
 import path from 'node:path';
-import { writeFileAtomic } from '../fsutil.js';
-import { csvCell } from '../records/csv.js';
+import { writeFileAtomic } from '../../framework/fsutil.js';
+import { csvCell } from '../../framework/records/csv.js';
 import type { TrialOutcome } from './launcher.js';
 
 /** Last values shown per trial, where any trial recorded them (the eval callback's FIDs among them). */

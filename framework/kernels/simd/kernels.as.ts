@@ -4,7 +4,7 @@
  * time. Compiled by `npm run build:simd` (scripts/build-simd.mjs) to kernels.wasm.
  *
  * Nothing here allocates or keeps static data, so instantiating the module writes nothing into
- * tfjs's heap. The callers (framework/simd/index.ts) pass only shapes these loops handle: a
+ * tfjs's heap. The callers (framework/kernels/simd/index.ts) pass only shapes these loops handle: a
  * length of at least 4 for the elementwise kernels (the last vector overlaps the one before),
  * a channel count divisible by 4 for the normalization.
  */

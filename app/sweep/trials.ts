@@ -3,8 +3,8 @@
  * random draws, each trial a set of overrides of the base experiment.
  */
 import { stringify } from 'yaml';
-import { Rng } from '../rng.js';
-import { XpError } from '../errors.js';
+import { Rng } from '../../framework/rng.js';
+import { XpError } from '../../framework/errors.js';
 
 export type Value = number | string | boolean;
 

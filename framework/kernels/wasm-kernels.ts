@@ -375,7 +375,7 @@ function swapLastAxes(run: RunKernel, t: tf.TensorInfo): tf.TensorInfo {
 
 /**
  * Up to this many multiply-adds a product, a batch of products runs as one SIMD loop
- * (framework/simd), not one XNNPACK call each, whose setup costs more than such a product
+ * (framework/kernels/simd), not one XNNPACK call each, whose setup costs more than such a product
  * (attention at 7x7: [64, 49, 8] x [64, 8, 49] took 2.1 ms one by one, 0.35 ms in the loop; at
  * 131,072 per product XNNPACK was ahead, 0.51 vs 0.67 ms for 16 of [32, 128] x [128, 32]).
  */

@@ -1,7 +1,7 @@
 /** `xp runs [DIR]`: every run folder under DIR (default ./runs) with its status, steps and last loss. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { runFoldersBelow, type RunInfo } from '../../run/run-folder.js';
+import { runFoldersBelow, type RunInfo } from '../../../framework/run/run-folder.js';
 
 export function runs(dir: string | undefined): void {
   const root = dir ?? process.env.XP_RUNS_DIR ?? 'runs';

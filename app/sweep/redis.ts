@@ -7,7 +7,7 @@
 import os from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import { XpError } from '../errors.js';
+import { XpError } from '../../framework/errors.js';
 import { runTrial, type TrialOutcome, type TrialTask } from './launcher.js';
 import type { Trial } from './trials.js';
 
