@@ -29,7 +29,7 @@ declare const WebAssembly: {
 };
 type WasmModule = { readonly kind?: 'WebAssembly.Module' };
 
-export const SIMD_KERNELS_FILE = path.join(packageRoot, 'framework', 'simd', 'kernels.wasm');
+export const SIMD_KERNELS_FILE = path.join(packageRoot, 'framework', 'kernels', 'simd', 'kernels.wasm');
 
 let compiled: WasmModule | null | undefined;
 const instances = new WeakMap<BackendWasm, SimdKernels>();
