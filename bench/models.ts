@@ -5,12 +5,12 @@
  * shapes a 2-core machine finishes in a few minutes; its DDPM sampling is extrapolated from
  * its forward pass (511 of them per image), and the report says so.
  */
+import { registerBuiltins } from '../components/index.js';
 import * as tf from '@tensorflow/tfjs';
 import { resolveExperiment } from '../framework/config/resolve.js';
 import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
-import type { Dataset, Denoiser, NoiseSchedule, OptimizerFactory, Sampler } from '../framework/interfaces.js';
-import { ForwardProcess, drawNoise } from '../framework/diffusion/forward-process.js';
+import type { Dataset, Denoiser, NoiseSchedule, Objective, OptimizerFactory, PreparedBatch, Sampler } from '../framework/interfaces.js';
 import { startGradients } from '../framework/training/parallel-gradients.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { examplesPerPass } from '../framework/training/slices.js';
@@ -58,10 +58,15 @@ interface Row {
 
 /** The experiment's components, with the DDIM-50 sampler in place of its own. */
 async function build(experiment: string) {
-  const config = await resolveExperiment(experiment, { overrides: ['sampler={type: ddim, steps: 50}'] });
-  const container = assemble(config.value);
+  const config = await resolveExperiment(experiment, {
+    registry: registerBuiltins(),
+    overrides: ['sampler={type: ddim, steps: 50}', 'objective.timesteps=per-example'],
+  });
+  const container = assemble(config);
   return {
     experiment: config.value,
+    modules: config.registry.modules,
+    objective: container.get(TOKENS.Objective) as Objective,
     model: container.get(TOKENS.Model) as Denoiser,
     dataset: container.get(TOKENS.Dataset) as Dataset,
     schedule: container.get(TOKENS.Schedule) as NoiseSchedule,
@@ -89,28 +94,26 @@ export async function measureTrainingOf(c: ModelCase, threads: number): Promise<
  * one warm-up step first. Frees everything it made but the model.
  */
 async function measureTraining(c: ModelCase, built: Built, threads: number): Promise<Training> {
-  const { model, schedule, optimizer: optimizerFactory } = built;
-  const forward = new ForwardProcess(schedule);
+  const { model, objective, optimizer: optimizerFactory } = built;
   const optimizer = optimizerFactory.create();
   const rng = new Rng(0);
   const imagesPerSecond: Record<string, number> = {};
   let outsideModelShare = 0;
   for (const batchSize of c.trainBatches) {
     const batches = (await datasetWithBatch(c.experiment, batchSize)).batches(rng.fork(batchSize));
-    const gradients = await startGradients(model, built.experiment, examplesPerPass(model, 'auto'), threads);
+    const setup = { modules: built.modules, experiment: built.experiment, examplesPerPass: examplesPerPass(model, 'auto') };
+    const gradients = await startGradients(model, objective, setup, threads);
     const ema = new EmaWeights(model.variables());
-    let prepared: { x0: tf.Tensor4D; xt: tf.Tensor4D; t: tf.Tensor1D; noise: tf.Tensor4D } | undefined;
+    let prepared: PreparedBatch | undefined;
     process.stderr.write(`xp: ${c.experiment}, training at batch ${batchSize}\n`);
     const times = await medianOfRounds(
       {
         // Everything a step does outside the model: the batch, timesteps, noise, x_t, the EMA.
         outside: () => {
           if (prepared) tf.dispose(Object.values(prepared));
-          const batch = batches.nextBatch();
-          const x0 = batches.toTensor(batch);
-          const t = tf.tensor1d(forward.drawTimesteps(rng, batch.size, 'per-example'), 'int32');
-          const noise = drawNoise(rng, x0.shape);
-          prepared = { x0, t, noise, xt: forward.qSample(x0, t, noise) };
+          const x = batches.toTensor(batches.nextBatch());
+          prepared = objective.prepare({ x }, rng);
+          x.dispose();
           ema.update(model.variables(), 0.995);
         },
         model: async () => {
@@ -127,7 +130,7 @@ async function measureTraining(c: ModelCase, built: Built, threads: number): Pro
     imagesPerSecond[`batch ${batchSize}`] = (batchSize * 1000) / (times.outside + times.model);
     outsideModelShare = Math.max(outsideModelShare, times.outside / (times.outside + times.model));
   }
-  forward.dispose();
+
   optimizer.dispose();
   return { parameters: countParameters(model), imagesPerSecond, outsideModelShare };
 }
@@ -171,13 +174,13 @@ async function measure(c: ModelCase): Promise<Row> {
 
 /** The experiment's dataset, batching `batchSize` images (the model under test stays the same). */
 async function datasetWithBatch(experiment: string, batchSize: number): Promise<Dataset> {
-  const config = await resolveExperiment(experiment, { overrides: [`dataset.batch_size=${batchSize}`] });
-  return assemble(config.value).get(TOKENS.Dataset) as Dataset;
+  const config = await resolveExperiment(experiment, { registry: registerBuiltins(), overrides: [`dataset.batch_size=${batchSize}`] });
+  return assemble(config).get(TOKENS.Dataset) as Dataset;
 }
 
 async function resolveDdpm(experiment: string): Promise<unknown> {
-  const config = await resolveExperiment(experiment, { overrides: ['sampler={type: ddpm}'] });
-  return assemble(config.value).get(TOKENS.Sampler);
+  const config = await resolveExperiment(experiment, { registry: registerBuiltins(), overrides: ['sampler={type: ddpm}'] });
+  return assemble(config).get(TOKENS.Sampler);
 }
 
 export const models: Benchmark = {

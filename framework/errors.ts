@@ -8,3 +8,18 @@ export class XpError extends Error {
     this.name = new.target.name;
   }
 }
+
+/**
+ * A component could not be built from its configuration: `path` is the dotted path of the
+ * value at fault (`sampler.steps`, `model.stages`), so the error can be shown at its YAML
+ * position. Components throw it for a parameter that is wrong only in combination with
+ * others (the build finds it; the schema cannot).
+ */
+export class BuildError extends XpError {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`, 2);
+  }
+}

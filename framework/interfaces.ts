@@ -1,13 +1,18 @@
 /**
- * The contracts between the engine and components. Components implement these and depend on
- * nothing else of the framework but its libraries (nn/, data/, rng).
+ * The contracts between the engine and components: components implement these, the engine
+ * calls them. Type declarations only (what is imported below is imported as a type).
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { ComponentConfig } from './registry/params.js';
 import type { ParamStore } from './nn/param-store.js';
 import type { Rng } from './rng.js';
 import type { BatchSource, LabeledImageSet, Normalization } from './data/batches.js';
 import type { CheckpointData } from './run/checkpoint.js';
+
+/** The configuration of a nested component: `{type: <registered name>, ...its parameters}`. */
+export interface ComponentConfig {
+  type: string;
+  [param: string]: unknown;
+}
 
 /** Per-example shape, NHWC without N: [height, width, channels]. */
 export type Shape3 = [number, number, number];
@@ -50,14 +55,19 @@ export interface SummaryRow {
   flops: number;
 }
 
-/** A noise-predicting network ε_θ(x_t, t). */
-export interface Denoiser {
-  /** xt: [n, h, w, c]; t: [n] integer timesteps (float32 or int32). Returns predicted noise, same shape as xt. */
-  predict(xt: tf.Tensor4D, t: tf.Tensor1D): tf.Tensor4D;
+/** What the run loop trains: a model with named variables. */
+export interface Trainable {
   /** Trainable variables by name (the EMA, optimizer state and checkpoints key on these names). */
   variables(): Map<string, tf.Variable>;
+  /** Its stages with their forward FLOPs (the run loop sizes its passes by them). */
   summary(): SummaryRow[];
   dispose(): void;
+}
+
+/** A noise-predicting network ε_θ(x_t, t). */
+export interface Denoiser extends Trainable {
+  /** xt: [n, h, w, c]; t: [n] integer timesteps (float32 or int32). Returns predicted noise, same shape as xt. */
+  predict(xt: tf.Tensor4D, t: tf.Tensor1D): tf.Tensor4D;
 }
 
 /**
@@ -104,6 +114,45 @@ export interface DatasetLabels {
   testSet(): LabeledImageSet;
 }
 
+/** A batch of the dataset as the run loop hands it to an objective; the loop disposes `x` (prepare may return it as it is). */
+export interface DataBatch {
+  /** [n, h, w, c] normalized images. */
+  x: tf.Tensor4D;
+  /** The class of each image, where the dataset has labels. */
+  labels?: Int32Array;
+}
+
+/**
+ * What an objective's loss reads: named tensors whose first axis is the example, so the run
+ * loop can cut a batch into slices and worker-thread shares without knowing what they hold.
+ */
+export type PreparedBatch = Record<string, tf.Tensor>;
+
+/**
+ * What training minimizes, and how a batch is made ready for it (noise prediction, say, or
+ * cross-entropy): the one place each loss is defined. Registered with `@objective(name, ...)`;
+ * `needs` in its declaration names the experiment sections it requires.
+ */
+export interface Objective {
+  /** TensorBoard tag of the training loss. */
+  readonly lossTag: string;
+  /** The tensors loss() takes for this batch; `rng` is the objective's own stream, checkpointed with the run. */
+  prepare(batch: DataBatch, rng: Rng): PreparedBatch;
+  /** The mean loss over the batch's examples, differentiable in the model's variables. */
+  loss(batch: PreparedBatch): tf.Scalar;
+  /** Frees what prepare() kept between batches; the run loop calls it when the run ends. */
+  dispose?(): void;
+}
+
+/** Builds a sampler from a config on the run's schedule (a callback's own DDIM, say); `path` names it in errors. */
+export type SamplerFactory = (config: ComponentConfig, path: string) => Sampler;
+
+/**
+ * The classifier on whose features sample metrics are computed, loaded (or trained) when
+ * called; `overrides` (path=value) change the experiment it is trained from. The caller owns it.
+ */
+export type FeatureClassifierSource = (overrides: string[]) => Promise<{ classifier: Classifier; imageShape: Shape3 }>;
+
 /** Makes the tfjs optimizer for a run. */
 export interface OptimizerFactory {
   create(): tf.Optimizer;
@@ -117,12 +166,9 @@ export interface Recorder {
   text(tag: string, markdown: string, step: number): void;
 }
 
-/** What callbacks see of the run in progress. */
+/** What callbacks see of the run in progress; what else they need comes by injection. */
 export interface TrainingContext {
-  readonly model: Denoiser;
-  readonly schedule: NoiseSchedule;
-  readonly sampler: Sampler;
-  readonly imageShape: Shape3;
+  readonly model: Trainable;
   /** Optimizer steps done so far. */
   readonly step: number;
   /** The current epoch, from 0. */
@@ -139,6 +185,8 @@ export interface TrainingContext {
   readonly examplesPerPass: number;
   /** Writes a checkpoint of the whole training state now; undefined where the run keeps none. */
   saveCheckpoint(retention?: CheckpointRetention): Promise<string | undefined>;
+  /** Prints a line above the progress bar (nothing when the run is quiet). */
+  log(line: string): void;
 }
 
 /** Named alternatives to the model's live weights (the EMA's, say) that can be swapped in. */
@@ -146,15 +194,13 @@ export interface WeightSets {
   register(name: string, weights: Map<string, tf.Tensor>): void;
   names(): string[];
   /** Runs `fn` with the named set loaded into the model, then restores the live weights. */
-  use<T>(name: string, fn: () => T): T;
+  use<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
 }
 
 /** The batch of the step just taken, alive until the hooks return. */
 export interface StepBatch {
-  x0: tf.Tensor4D;
-  xt: tf.Tensor4D;
-  t: tf.Tensor1D;
-  noise: tf.Tensor4D;
+  /** What the objective prepared and the loss was computed on. */
+  inputs: PreparedBatch;
   loss: number;
 }
 
@@ -225,13 +271,9 @@ export interface ClassifierOutput {
   features: tf.Tensor2D;
 }
 
-/** An image classifier (the model of a `classifier` trainer). Images are NHWC in [-1, 1]. */
-export interface Classifier {
+/** An image classifier (trained with the cross-entropy objective). Images are NHWC in [-1, 1]. */
+export interface Classifier extends Trainable {
   readonly classes: number;
   readonly featureDim: number;
   forward(x: tf.Tensor4D): ClassifierOutput;
-  /** Trainable variables by name (checkpoints and the classifier cache key on these names). */
-  variables(): Map<string, tf.Variable>;
-  summary(): SummaryRow[];
-  dispose(): void;
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveExperiment } from '../framework/config/resolve.js';
 import { ConfigError, formatIssue, type Issue } from '../framework/config/issues.js';
-import '../components/index.js';
+import { registerBuiltins } from '../components/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-config-'));
 
@@ -17,7 +17,7 @@ function write(name: string, text: string): string {
 
 async function issuesOf(file: string, overrides: string[] = []): Promise<Issue[]> {
   try {
-    await resolveExperiment(file, { overrides });
+    await resolveExperiment(file, { registry: registerBuiltins(), overrides });
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -38,7 +38,8 @@ model:
 schedule: { type: linear, steps: 20 }
 optimizer: { type: adam, lr: 0.001 }
 sampler: { type: ddpm }
-trainer: { type: diffusion, epochs: 2 }
+objective: { type: noise-prediction }
+trainer: { epochs: 2 }
 callbacks:
   samples: { type: sample-images, n: 4 }
 `,
@@ -49,7 +50,7 @@ test('a file with three different mistakes reports all three with file:line:colu
     'three.yaml',
     `extends: base.yaml
 optimizer: { type: adam, lr: -1 }
-trainer: { type: diffusion, epochs: "many" }
+trainer: { epochs: "many" }
 callbacks:
   ema: { type: ema, bta: 0.99 }
 `,
@@ -94,7 +95,7 @@ model:
 sampler: { type: ddim, steps: 5 }
 `,
   );
-  const { value } = await resolveExperiment(file);
+  const { value } = await resolveExperiment(file, { registry: registerBuiltins() });
   assert.is(value.name, 'child');
   assert.equal(value.dataset, {
     type: 'mnist', batch_size: 16, limit: 64, split: 'train', shuffle: false, normalize: 'standardize', drop_last: false,
@@ -120,6 +121,7 @@ test('extends cycles and missing parents are errors at the extends line', async 
 
 test('overrides: values parse as YAML, + adds, ~ deletes, and a bad path suggests the nearest key', async () => {
   const { value } = await resolveExperiment(base, {
+    registry: registerBuiltins(),
     overrides: ['optimizer.lr=1e-4', '+callbacks.ema.type=ema', 'callbacks.ema.beta=0.9', '~callbacks.samples', 'trainer.max_steps=3'],
   });
   assert.is((value.optimizer as Record<string, unknown>).lr, 1e-4);
@@ -147,7 +149,7 @@ test('an EMA beta outside (0, 1) is out of range', async () => {
 test('missing required sections are named', async () => {
   const file = write('empty.yaml', 'seed: 1\n');
   const paths = (await issuesOf(file)).map((i) => i.path).sort();
-  assert.equal(paths, ['dataset', 'model', 'optimizer', 'trainer']);
+  assert.equal(paths, ['dataset', 'model', 'objective', 'optimizer', 'trainer']);
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -21,14 +21,14 @@ import { TOKENS } from '../framework/container/tokens.js';
 import type { CheckpointData } from '../framework/run/checkpoint.js';
 import type { Dataset, Recorder, Shape3, Trainer } from '../framework/interfaces.js';
 import { BatchSource } from '../framework/data/batches.js';
-import { component, registry, Type } from '../framework/registry/index.js';
+import { component, Type } from '../framework/registry/index.js';
 import { Evaluation } from '../framework/eval/evaluation.js';
 import { encodeGrayPng, imageGrid } from '../framework/records/png.js';
 import { writeNpyUint8 } from '../framework/data/npy.js';
 import { writeIdx } from '../framework/data/idx.js';
 import { loadMnist } from '../framework/data/mnist.js';
 import { Rng } from '../framework/rng.js';
-import '../components/index.js';
+import { registerBuiltins } from '../components/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-eval-'));
 /** One cache for the quick classifier every end-to-end test shares, so it trains once. */
@@ -122,11 +122,11 @@ test('the classifier cache: trained once, then loaded; a checksum mismatch retra
   assert.equal(fs.readdirSync(path.dirname(first.dir)), [path.basename(first.dir)], 'no temporary folder left behind');
 });
 
-test('the classifier trainer stopped and resumed gives exactly the losses and accuracy of an uninterrupted run', async () => {
+test("a classifier's training stopped and resumed gives exactly the losses and accuracy of an uninterrupted run", async () => {
   await backendReady;
   const fit = async (stopAfter: number, resumeFrom?: CheckpointData) => {
-    const config = await resolveExperiment('experiments/mnist-classifier.yaml', { overrides: [...TINY, 'trainer.epochs=3', 'trainer.max_steps=6'] });
-    const trainer = assemble(config.value).get(TOKENS.Trainer) as Trainer;
+    const config = await resolveExperiment('experiments/mnist-classifier.yaml', { registry: registerBuiltins(), overrides: [...TINY, 'trainer.epochs=3', 'trainer.max_steps=6'] });
+    const trainer = assemble(config).get(TOKENS.Trainer) as Trainer;
     const scalars: [string, number][] = [];
     const record: Recorder = { scalar: (tag, value) => scalars.push([tag, value]), image: () => {}, text: () => {} };
     let saved: CheckpointData | undefined;
@@ -146,7 +146,7 @@ test('the classifier trainer stopped and resumed gives exactly the losses and ac
   const rest = await fit(Infinity, first.saved);
   assert.equal([rest.result.status, rest.result.steps], ['completed', 6]);
   assert.equal([...first.scalars, ...rest.scalars], whole.scalars);
-  for (const run of [whole, first, rest]) tf.dispose([...run.saved.tensors.values()]);
+  tf.dispose([...first.saved.tensors.values()]);
 });
 
 /** A dataset of blank images without labels: what the classifier trainer must refuse. */
@@ -161,19 +161,17 @@ class UnlabeledProbe implements Dataset {
   }
 }
 
-test('the classifier trainer refuses a dataset without labels or outside [-1, 1], naming the setting', async () => {
-  const trainerOf = async (overrides: string[]) => {
-    const config = await resolveExperiment('experiments/mnist-classifier.yaml', { overrides: [...TINY, ...overrides] });
-    return () => assemble(config.value).get(TOKENS.Trainer);
-  };
-  assert.throws(await trainerOf(['dataset.normalize=standardize']), /^dataset\.normalize: the classifier trainer needs 'minus-one-one'.*got 'standardize'/);
+test('the cross-entropy objective refuses a dataset without labels or outside [-1, 1], naming the setting', async () => {
+  const registry = registerBuiltins();
   component('dataset', 'unlabeled-probe', { description: 'blank images, no labels', params: Type.Object({}) })(UnlabeledProbe);
-  try {
-    const unlabeled = await trainerOf(['dataset={type: unlabeled-probe}']);
-    assert.throws(unlabeled, /^dataset\.type: the classifier trainer needs a dataset with labels; 'unlabeled-probe' has none$/);
-  } finally {
-    registry.remove('dataset', 'unlabeled-probe');
-  }
+  registry.addModule('probe', { UnlabeledProbe });
+  const trainerOf = async (overrides: string[]) => {
+    const config = await resolveExperiment('experiments/mnist-classifier.yaml', { registry, overrides: [...TINY, ...overrides] });
+    return () => assemble(config).get(TOKENS.Trainer);
+  };
+  assert.throws(await trainerOf(['dataset.normalize=standardize']), /^dataset\.normalize: the classifier needs 'minus-one-one'.*got 'standardize'/);
+  const unlabeled = await trainerOf(['dataset={type: unlabeled-probe}', '~callbacks.accuracy']);
+  assert.throws(unlabeled, /^dataset\.type: the cross-entropy objective needs a dataset with labels; this one has none$/);
 });
 
 test('an evaluation frees its tensors; real test digits score near the floor, noise near the ceiling', async () => {

@@ -10,7 +10,7 @@ import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
 import type { CheckpointSink, Denoiser, Recorder, Trainer } from '../framework/interfaces.js';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../framework/run/checkpoint.js';
-import '../components/index.js';
+import { registerBuiltins } from '../components/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-resume-'));
 
@@ -34,7 +34,7 @@ const overrides = [
   'model.time_dim=16',
   'model.stages={start: [{type: DoubleConv, out: 4}], down1: [{type: Down, out: 8}, {type: SelfAttention, heads: 2}], up1: [{type: Up, out: 4}]}',
   'schedule.steps=50',
-  'trainer.timesteps=per-example',
+  'objective.timesteps=per-example',
   'trainer.max_steps=7',
   'trainer.threads=1',
   '~callbacks.samples',
@@ -44,8 +44,8 @@ const overrides = [
 
 async function fit(folder: string, opts: { stopAfter?: number; resume?: boolean }): Promise<LossRecorder> {
   await backendReady;
-  const config = await resolveExperiment('experiments/mnist-standard.yaml', { overrides });
-  const container = assemble(config.value);
+  const config = await resolveExperiment('experiments/mnist-standard.yaml', { registry: registerBuiltins(), overrides });
+  const container = assemble(config);
   const record = new LossRecorder();
   const checkpoints: CheckpointSink = { save: (step, data) => writeCheckpoint(folder, step, data) };
   const trainer = container.get(TOKENS.Trainer) as Trainer;

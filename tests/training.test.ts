@@ -10,7 +10,7 @@ import { EmaWeights } from '../framework/training/ema-weights.js';
 import { ModelWeightSets } from '../framework/training/weight-sets.js';
 import { valuesOf } from '../framework/tensors.js';
 import { Container } from 'inversify';
-import '../components/index.js';
+import { registerBuiltins } from '../components/index.js';
 
 /** Records scalars and, at each loss record, the live tensor count. */
 class MemoryRecorder implements Recorder {
@@ -46,8 +46,8 @@ const tinyOverrides = (steps: number, extra: string[] = []) => [
 
 async function train(overrides: string[]): Promise<MemoryRecorder> {
   await backendReady;
-  const config = await resolveExperiment('experiments/mnist-standard.yaml', { overrides });
-  const container = assemble(config.value);
+  const config = await resolveExperiment('experiments/mnist-standard.yaml', { registry: registerBuiltins(), overrides });
+  const container = assemble(config);
   const trainer = container.get(TOKENS.Trainer) as Trainer;
   const record = new MemoryRecorder();
   const result = await trainer.fit({ record, stopRequested: () => false, quiet: true });
@@ -132,24 +132,26 @@ test('EMA: a copy during warm-up, then w = beta*w_ema + (1-beta)*w', async () =>
   await backendReady;
   const live = new Map([['w', tf.variable(tf.tensor1d([1, 2]))]]);
   const parent = new Container();
-  const ema = instantiate<Callback>(parent, 'callback', { type: 'ema', beta: 0.5, warmup_steps: 2, weights: 'ema', loss_tag: '' }, 'callbacks.ema');
+  parent.bind(TOKENS.Registry).toConstantValue(registerBuiltins());
+  parent.bind(TOKENS.Objective).toConstantValue({});
+  const ema = instantiate<Callback>(parent, 'callback', { type: 'ema', beta: 0.5, warmup_steps: 2, ramp: false, apply_at_end: false, weights: 'ema', loss_tag: '' }, 'callbacks.ema');
   const weights = new ModelWeightSets(live);
   const ctx = { model: { variables: () => live }, weights, step: 0 } as unknown as TrainingContext & { step: number };
   await ema.onRunBegin!(ctx);
-  const shadow = () => Array.from(weights.use('ema', () => live.get('w')!.dataSync()));
+  const shadow = async () => Array.from(await weights.use('ema', () => live.get('w')!.data()));
   const stepTo = async (step: number, value: number[]) => {
     live.get('w')!.assign(tf.tensor1d(value));
     ctx.step = step;
     await ema.onStepEnd!(ctx, undefined as never);
   };
   await stepTo(1, [3, 4]);
-  assert.equal(shadow(), [3, 4]); // warm-up: a copy
+  assert.equal(await shadow(), [3, 4]); // warm-up: a copy
   await stepTo(2, [5, 6]);
-  assert.equal(shadow(), [5, 6]);
+  assert.equal(await shadow(), [5, 6]);
   await stepTo(3, [7, 10]);
-  assert.equal(shadow(), [6, 8]); // 0.5*[5,6] + 0.5*[7,10]
+  assert.equal(await shadow(), [6, 8]); // 0.5*[5,6] + 0.5*[7,10]
   await stepTo(4, [0, 0]);
-  assert.equal(shadow(), [3, 4]);
+  assert.equal(await shadow(), [3, 4]);
   assert.equal(Array.from(live.get('w')!.dataSync()), [0, 0], 'the live weights are back after use()');
   ema.dispose!();
   live.get('w')!.dispose();

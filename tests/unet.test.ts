@@ -3,7 +3,9 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { Ajv } from 'ajv';
 import { inject } from 'inversify';
-import '../components/index.js';
+import { registerBuiltins } from '../components/index.js';
+
+const registry = registerBuiltins();
 import { buildSchema } from '../framework/config/schema.js';
 import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
@@ -13,7 +15,7 @@ import { MultiHeadAttention } from '../framework/nn/attention.js';
 import { GroupNorm } from '../framework/nn/norm.js';
 import { ones, ParamStore } from '../framework/nn/param-store.js';
 import { timestepEmbedding } from '../framework/nn/time-embedding.js';
-import { block, registry, Type, type ComponentConfig } from '../framework/registry/index.js';
+import { block, Type, type ComponentConfig } from '../framework/registry/index.js';
 import { Rng } from '../framework/rng.js';
 import { backendReady } from './setup.js';
 
@@ -69,7 +71,7 @@ function withDefaults<T extends object>(definition: 'model' | 'block', config: T
 }
 
 function buildModel(model: object, imageShape: Shape3 = [28, 28, 1], seed = 0): Denoiser {
-  const container = assemble({ seed, model: withDefaults('model', model) });
+  const container = assemble({ value: { seed, model: withDefaults('model', model) }, registry });
   container.rebind(TOKENS.ImageShape).toConstantValue(imageShape);
   try {
     return container.get<Denoiser>(TOKENS.Model);
@@ -81,7 +83,7 @@ function buildModel(model: object, imageShape: Shape3 = [28, 28, 1], seed = 0): 
 
 /** Builds one block the way the UNet does, through the container's BlockFactory. */
 function buildBlock(config: ComponentConfig, input: Omit<BlockInput, 'embeddingDim'>) {
-  const container = assemble({ seed: 0 });
+  const container = assemble({ value: { seed: 0 }, registry });
   const store = container.get<ParamStore>(TOKENS.ParamStore);
   const factory = container.get<BlockFactory>(TOKENS.BlockFactory);
   const built = factory(withDefaults('block', config), 'test', { ...input, embeddingDim: 512 }, store.scope('block'));
@@ -235,7 +237,8 @@ test('a block registered by the user is built through the factory in any stage',
     }
   }
   block('TestGain', { description: 'x times a learned per-channel gain', params: Type.Object({}) })(Gain);
-  try {
+  registry.addModule('test-gain', { Gain });
+  {
     const config = {
       type: 'UNet',
       stages: { start: one('DoubleConv', { out: 8 }), mid: [{ type: 'TestGain' }, { type: 'TestGain' }] },
@@ -244,8 +247,6 @@ test('a block registered by the user is built through the factory in any stage',
     const rows = model.summary();
     model.dispose();
     assert.equal(rows.slice(1, 3).map((r) => [r.stage, r.block, r.params]), [['mid', 'TestGain', 8], ['mid', 'TestGain', 8]]);
-  } finally {
-    registry.remove('block', 'TestGain');
   }
 });
 

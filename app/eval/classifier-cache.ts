@@ -21,6 +21,7 @@ import type { Classifier, Recorder, Shape3, Trainer } from '../../framework/inte
 import { packageRoot } from '../../framework/paths.js';
 import { writeFileAtomic } from '../../framework/fsutil.js';
 import { XpError } from '../../framework/errors.js';
+import { registerBuiltins } from '../../components/index.js';
 
 const CLASSIFIER_EXPERIMENT = path.join(packageRoot, 'experiments', 'mnist-classifier.yaml');
 const FOLDER = 'mnist-classifier';
@@ -72,12 +73,13 @@ function defaultCacheRoot(): string {
 
 /** The cached classifier, trained first where the cache cannot be used. Uses the current tfjs backend. */
 export async function loadClassifier(options: ClassifierOptions = {}): Promise<LoadedClassifier> {
-  const config = (await resolveExperiment(CLASSIFIER_EXPERIMENT, { overrides: options.overrides })).value;
+  const resolved = await resolveExperiment(CLASSIFIER_EXPERIMENT, { registry: registerBuiltins(), overrides: options.overrides });
+  const config = resolved.value;
   const configSha256 = sha256(JSON.stringify(config));
   // An overridden classifier gets a folder of its own, so it never displaces the default one.
   const folder = options.overrides?.length ? `${FOLDER}-${configSha256.slice(0, 12)}` : FOLDER;
   const dir = path.join(options.cacheRoot ?? defaultCacheRoot(), folder);
-  const container = assemble(config);
+  const container = assemble(resolved);
   const classifier = container.get(TOKENS.Model) as Classifier;
   const imageShape = container.get(TOKENS.ImageShape) as Shape3;
   try {
@@ -144,9 +146,8 @@ async function train(
   const record = new LastScalars();
   const start = performance.now();
   const result = await trainer.fit({ record, stopRequested: () => false, quiet });
-  const accuracyTag = (experiment.trainer as { accuracy_tag?: string }).accuracy_tag ?? '';
-  const testAccuracy = record.values[accuracyTag];
-  if (testAccuracy === undefined) throw new XpError(`${CLASSIFIER_EXPERIMENT}: its trainer recorded no test accuracy`);
+  const testAccuracy = record.values[accuracyTag(experiment)];
+  if (testAccuracy === undefined) throw new XpError(`${CLASSIFIER_EXPERIMENT}: its accuracy callback recorded no test accuracy`);
   const named = [...classifier.variables()].map(([name, tensor]) => ({ name, tensor }));
   const { data, specs } = await tf.io.encodeWeights(named);
   const bytes = new Uint8Array(data as ArrayBuffer);
@@ -162,6 +163,12 @@ async function train(
   };
   writeCache(dir, bytes, { ...info, weights: specs });
   return info;
+}
+
+/** The tag under which the experiment's accuracy callback records. */
+function accuracyTag(experiment: ConfigMap): string {
+  const callbacks = Object.values((experiment.callbacks ?? {}) as Record<string, { type: string; tag?: string }>);
+  return callbacks.find((c) => c.type === 'accuracy')?.tag ?? '';
 }
 
 /** Writes a sibling temporary folder and renames it over `dir`. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { inject } from 'inversify';
 import { callback, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, CallbackState, StepBatch, TrainingContext } from '../../framework/interfaces.js';
+import type { Callback, CallbackState, Objective, StepBatch, TrainingContext } from '../../framework/interfaces.js';
 import { EmaWeights } from '../../framework/training/ema-weights.js';
 import { lossInSlices } from '../../framework/training/slices.js';
 
@@ -19,10 +19,20 @@ const Params = Type.Object(
       default: 1000,
       description: 'Steps during which the EMA weights are a plain copy of the model (the paper: 1000)',
     }),
+    ramp: Type.Boolean({
+      default: false,
+      description:
+        'After the warm-up, decay by min(beta, n / (9 + n)) at step n instead of beta, so early steps weigh more ' +
+        "(TensorFlow's ExponentialMovingAverage with num_updates)",
+    }),
+    apply_at_end: Type.Boolean({
+      default: false,
+      description: "At the end of a completed run, replace the model's weights by the average (a classifier's final weights, say)",
+    }),
     weights: Type.String({ default: 'ema', description: 'Name under which samplers and evaluations find these weights' }),
     loss_tag: Type.String({
       default: 'Training/EMA_MSE',
-      description: "Tag of the EMA model's loss on each training batch; empty to skip that extra forward pass",
+      description: "Tag of the EMA model's loss (the objective's) on each training batch; empty to skip that extra forward pass",
     }),
   },
   { additionalProperties: false },
@@ -39,6 +49,7 @@ export class Ema implements Callback {
   constructor(
     @inject(TOKENS.Params) private readonly params: Static<typeof Params>,
     @inject(TOKENS.Path) readonly path: string,
+    @inject(TOKENS.Objective) private readonly objective: Objective,
   ) {}
 
   onRunBegin(ctx: TrainingContext): void {
@@ -49,16 +60,26 @@ export class Ema implements Callback {
     ctx.weights.register(this.params.weights, this.ema.shadow);
   }
 
-  onStepEnd(ctx: TrainingContext, batch: StepBatch): void {
+  async onStepEnd(ctx: TrainingContext, batch: StepBatch): Promise<void> {
     const ema = this.ema!;
     const live = ctx.model.variables();
     if (ctx.step <= this.params.warmup_steps) ema.copyFrom(live);
-    else ema.update(live, this.params.beta);
-    if (this.params.loss_tag) ctx.record.scalar(this.params.loss_tag, this.emaLoss(ctx, batch), ctx.step);
+    else ema.update(live, this.decay(ctx.step));
+    if (this.params.loss_tag) ctx.record.scalar(this.params.loss_tag, await this.emaLoss(ctx, batch), ctx.step);
   }
 
-  private emaLoss(ctx: TrainingContext, batch: StepBatch): number {
-    return ctx.weights.use(this.params.weights, () => lossInSlices(ctx.model, batch, ctx.examplesPerPass));
+  /** Replaces the live weights by the average, where asked, once the run has completed. */
+  onRunEnd(ctx: TrainingContext): void {
+    if (!this.params.apply_at_end) return;
+    for (const [name, v] of ctx.model.variables()) v.assign(this.ema!.shadow.get(name)!);
+  }
+
+  private decay(step: number): number {
+    return this.params.ramp ? Math.min(this.params.beta, step / (9 + step)) : this.params.beta;
+  }
+
+  private emaLoss(ctx: TrainingContext, batch: StepBatch): Promise<number> {
+    return ctx.weights.use(this.params.weights, () => lossInSlices(this.objective, batch.inputs, ctx.examplesPerPass));
   }
 
   /** The shadow weights, for checkpoints. */

@@ -1,13 +1,20 @@
-import { inject } from 'inversify';
+import { inject, optional } from 'inversify';
 import { callback, componentRef, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import { samplerOnSchedule } from '../../framework/container/assembly.js';
-import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
-import { loadClassifier, type LoadedClassifier } from '../../app/eval/classifier-cache.js';
+import type {
+  Callback,
+  Classifier,
+  Denoiser,
+  FeatureClassifierSource,
+  Sampler,
+  SamplerFactory,
+  Shape3,
+  TrainingContext,
+} from '../../framework/interfaces.js';
 import { Evaluation, type SetMetrics } from '../../framework/eval/evaluation.js';
 import { sampleInBatches } from '../../framework/eval/sampling.js';
 import { LIVE_WEIGHTS } from '../../framework/training/weight-sets.js';
-import { XpError } from '../../framework/errors.js';
+import { BuildError, XpError } from '../../framework/errors.js';
 import { Rng } from '../../framework/rng.js';
 import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
 
@@ -31,8 +38,8 @@ const Params = Type.Object(
     classifier_set: Type.Array(Type.String(), {
       default: [],
       description:
-        'Overrides of experiments/mnist-classifier.yaml (path=value), e.g. a cheaper classifier for smoke tests; ' +
-        'FID compares only under the same classifier',
+        'Overrides of the feature classifier\'s experiment, experiments/mnist-classifier.yaml (path=value), e.g. a ' +
+        'cheaper classifier for smoke tests; FID compares only under the same classifier',
     }),
   },
   { additionalProperties: false },
@@ -62,53 +69,59 @@ const METRIC_TAGS: [keyof SetMetrics, string][] = [
 export class Eval implements Callback {
   /** After the EMA update of the step (priority 10), like anything that samples with it. */
   readonly priority = 60;
-  private loaded?: LoadedClassifier;
+  private classifier?: Classifier;
   private evaluation?: Evaluation;
-  private sampler?: Sampler;
+  private readonly sampler: Sampler;
   private lastStep = -1;
 
   constructor(
     @inject(TOKENS.Params) private readonly params: Params,
     @inject(TOKENS.Path) readonly path: string,
-  ) {}
+    @inject(TOKENS.Model) private readonly model: Denoiser,
+    @inject(TOKENS.ImageShape) private readonly imageShape: Shape3,
+    @inject(TOKENS.SamplerFactory) makeSampler: SamplerFactory,
+    @inject(TOKENS.FeatureClassifier) @optional() private readonly featureClassifier?: FeatureClassifierSource,
+  ) {
+    this.sampler = makeSampler(params.sampler, `${path}.sampler`);
+    if (!featureClassifier) throw new BuildError(path, 'the eval callback needs the feature classifier that `xp run` provides');
+  }
 
   /** Loads (or on first use trains) the classifier and measures the floor and ceiling once per run. */
-  async onRunBegin(ctx: TrainingContext): Promise<void> {
-    // First the cheap checks, so a mistake fails before a first-use classifier training.
-    this.sampler = samplerOnSchedule(this.params.sampler, ctx.schedule, `${this.path}.sampler`);
-    this.loaded = await loadClassifier({ overrides: this.params.classifier_set });
-    const [h, w, c] = this.loaded.imageShape;
-    const [height, width, channels] = ctx.imageShape;
+  async onRunBegin(): Promise<void> {
+    const loaded = await this.featureClassifier!(this.params.classifier_set);
+    this.classifier = loaded.classifier;
+    const [h, w, c] = loaded.imageShape;
+    const [height, width, channels] = this.imageShape;
     if (height !== h || width !== w || channels !== c) {
       throw new XpError(`${this.path}: the run's images are ${height}×${width}×${channels}, the classifier takes ${h}×${w}×${c}`);
     }
-    this.evaluation = new Evaluation(this.loaded.classifier, this.params.n, h, w);
+    this.evaluation = new Evaluation(loaded.classifier, this.params.n, h, w);
   }
 
-  onStepEnd(ctx: TrainingContext): void {
-    if (stepIsDue(ctx, this.params.every_steps)) this.evaluate(ctx);
+  async onStepEnd(ctx: TrainingContext): Promise<void> {
+    if (stepIsDue(ctx, this.params.every_steps)) await this.evaluate(ctx);
   }
 
-  onEpochEnd(ctx: TrainingContext): void {
-    if (epochIsDue(ctx, this.params.every_epochs)) this.evaluate(ctx);
+  async onEpochEnd(ctx: TrainingContext): Promise<void> {
+    if (epochIsDue(ctx, this.params.every_epochs)) await this.evaluate(ctx);
   }
 
-  onRunEnd(ctx: TrainingContext): void {
-    if (this.params.at_end) this.evaluate(ctx);
+  async onRunEnd(ctx: TrainingContext): Promise<void> {
+    if (this.params.at_end) await this.evaluate(ctx);
   }
 
   dispose(): void {
-    this.loaded?.classifier.dispose();
+    this.classifier?.dispose();
   }
 
-  private evaluate(ctx: TrainingContext): void {
+  private async evaluate(ctx: TrainingContext): Promise<void> {
     if (ctx.step === this.lastStep) return;
     this.lastStep = ctx.step;
     const evaluation = this.evaluation!;
     const batch = Math.min(this.params.n, ctx.examplesPerPass);
     for (const name of ctx.weights.names()) {
-      const pixels = ctx.weights.use(name, () =>
-        sampleInBatches(ctx.model, this.sampler!, ctx.imageShape, this.params.n, batch, new Rng(this.params.seed)),
+      const pixels = await ctx.weights.use(name, () =>
+        sampleInBatches(this.model, this.sampler, this.imageShape, this.params.n, batch, new Rng(this.params.seed)),
       );
       record(ctx, name === LIVE_WEIGHTS ? '' : `${name.toUpperCase()}_`, evaluation.measure(pixels));
     }

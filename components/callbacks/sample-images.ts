@@ -1,8 +1,8 @@
-import { inject } from 'inversify';
+import { inject, optional } from 'inversify';
 import { callback, componentRef, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import { samplerOnSchedule } from '../../framework/container/assembly.js';
-import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
+import type { Callback, Denoiser, Sampler, SamplerFactory, Shape3, TrainingContext } from '../../framework/interfaces.js';
+import { BuildError } from '../../framework/errors.js';
 import { imageGrid } from '../../framework/records/png.js';
 import { samplesToBytes } from '../../framework/records/samples.js';
 import { Rng } from '../../framework/rng.js';
@@ -37,37 +37,42 @@ const Params = Type.Object(
 export class SampleImages implements Callback {
   readonly priority = 50;
   private lastRenderedStep = -1;
-  private sampler?: Sampler;
+  private readonly sampler: Sampler;
 
   constructor(
     @inject(TOKENS.Params) private readonly params: Static<typeof Params>,
     @inject(TOKENS.Path) readonly path: string,
-  ) {}
-
-  onRunBegin(ctx: TrainingContext): void {
-    if (this.params.sampler) this.sampler = samplerOnSchedule(this.params.sampler, ctx.schedule, `${this.path}.sampler`);
+    @inject(TOKENS.Model) private readonly model: Denoiser,
+    @inject(TOKENS.ImageShape) private readonly imageShape: Shape3,
+    @inject(TOKENS.SamplerFactory) makeSampler: SamplerFactory,
+    @inject(TOKENS.Sampler) @optional() runSampler?: Sampler,
+  ) {
+    const own = params.sampler && makeSampler(params.sampler, `${path}.sampler`);
+    const sampler = own ?? runSampler;
+    if (!sampler) throw new BuildError(`${path}.sampler`, "no sampler: give this callback a sampler, or the experiment a 'sampler' section");
+    this.sampler = sampler;
   }
 
-  onStepEnd(ctx: TrainingContext): void {
-    if (stepIsDue(ctx, this.params.every_steps)) this.render(ctx);
+  async onStepEnd(ctx: TrainingContext): Promise<void> {
+    if (stepIsDue(ctx, this.params.every_steps)) await this.render(ctx);
   }
 
   /** Every N-th epoch and the last one, if it completes (a step budget that ends mid-epoch renders nothing extra). */
-  onEpochEnd(ctx: TrainingContext): void {
-    if (epochIsDue(ctx, this.params.every_epochs, { lastToo: true })) this.render(ctx);
+  async onEpochEnd(ctx: TrainingContext): Promise<void> {
+    if (epochIsDue(ctx, this.params.every_epochs, { lastToo: true })) await this.render(ctx);
   }
 
-  onRunEnd(ctx: TrainingContext): void {
-    if (this.params.at_end) this.render(ctx);
+  async onRunEnd(ctx: TrainingContext): Promise<void> {
+    if (this.params.at_end) await this.render(ctx);
   }
 
-  private render(ctx: TrainingContext): void {
+  private async render(ctx: TrainingContext): Promise<void> {
     if (ctx.step === this.lastRenderedStep) return;
     this.lastRenderedStep = ctx.step;
     const { n, columns } = this.params;
-    const [h, w] = ctx.imageShape;
-    const samples = ctx.weights.use(this.params.weights, () =>
-      (this.sampler ?? ctx.sampler).sample(ctx.model, n, ctx.imageShape, new Rng(this.params.seed)),
+    const [h, w] = this.imageShape;
+    const samples = await ctx.weights.use(this.params.weights, () =>
+      this.sampler.sample(this.model, n, this.imageShape, new Rng(this.params.seed)),
     );
     const pixels = samplesToBytes(samples);
     const grid = imageGrid(pixels, n, h, w, { columns });

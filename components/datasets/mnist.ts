@@ -2,9 +2,10 @@ import { inject } from 'inversify';
 import { dataset, Type, stringEnum, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
 import type { Dataset, DatasetLabels, Shape3 } from '../../framework/interfaces.js';
-import { loadMnist, MNIST_CLASSES, type MnistSet } from '../../framework/data/mnist.js';
+import { loadMnist, mnistFiles, MNIST_CLASSES, MNIST_SIZE, type MnistSet } from '../../framework/data/mnist.js';
 import { BatchSource, type Normalization } from '../../framework/data/batches.js';
 import type { Rng } from '../../framework/rng.js';
+import { XpError } from '../../framework/errors.js';
 
 const Params = Type.Object(
   {
@@ -24,27 +25,26 @@ const Params = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The files are read on first use, not when the dataset is built: `xp validate` builds every
+ * component of an experiment without loading its data.
+ */
 @dataset('mnist', { description: 'MNIST handwritten digits, 28x28 grayscale', params: Params })
 export class Mnist implements Dataset {
-  readonly imageShape: Shape3;
-  readonly size: number;
+  readonly imageShape: Shape3 = [MNIST_SIZE, MNIST_SIZE, 1];
   readonly normalize: Normalization;
   readonly labels: DatasetLabels;
-  private readonly set: MnistSet;
+  private loaded?: MnistSet;
 
   constructor(@inject(TOKENS.Params) private readonly params: Static<typeof Params>) {
-    const set = loadMnist({ dir: params.dir, split: params.split });
-    this.size = Math.min(set.count, params.limit ?? set.count);
-    this.set = {
-      ...set,
-      count: this.size,
-      images: set.images.subarray(0, this.size * set.height * set.width),
-      labels: set.labels.subarray(0, this.size),
-    };
-    this.imageShape = [set.height, set.width, 1];
+    mnistFiles({ dir: params.dir, split: params.split }); // a wrong folder fails the build, not the run
     this.normalize = params.normalize;
     // Accuracy is measured on the test split whatever split trains, as MNIST results are reported.
     this.labels = { classes: MNIST_CLASSES, testSet: () => loadMnist({ dir: params.dir, split: 'test' }) };
+  }
+
+  get size(): number {
+    return this.set.count;
   }
 
   batches(rng: Rng): BatchSource {
@@ -56,5 +56,22 @@ export class Mnist implements Dataset {
       dropLast: this.params.drop_last,
       rng,
     });
+  }
+
+  /** The split, cut to `limit` images. */
+  private get set(): MnistSet {
+    if (this.loaded) return this.loaded;
+    const set = loadMnist({ dir: this.params.dir, split: this.params.split });
+    if (set.height !== MNIST_SIZE || set.width !== MNIST_SIZE) {
+      throw new XpError(`dataset.dir: its images are ${set.height}×${set.width}; MNIST's are ${MNIST_SIZE}×${MNIST_SIZE}`);
+    }
+    const count = Math.min(set.count, this.params.limit ?? set.count);
+    this.loaded = {
+      ...set,
+      count,
+      images: set.images.subarray(0, count * set.height * set.width),
+      labels: set.labels.subarray(0, count),
+    };
+    return this.loaded;
   }
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject } from 'inversify';
 import { TOKENS } from '../../framework/container/tokens.js';
-import { XpError } from '../../framework/errors.js';
+import { BuildError } from '../../framework/errors.js';
 import type { Classifier, ClassifierOutput, Shape3, SummaryRow } from '../../framework/interfaces.js';
 import { Conv2d } from '../../framework/nn/conv.js';
 import { Linear } from '../../framework/nn/linear.js';
@@ -106,7 +106,7 @@ function buildStages(params: Params, imageShape: Shape3, store: ParamStore, path
   return params.channels.map((outChannels, i) => {
     const [h, w, inChannels] = shape;
     if (h < 2 || w < 2) {
-      throw new XpError(`${path}.channels: stage ${i + 1} gets a ${h}×${w} input, too small for a 2×2 max-pool; use fewer stages`);
+      throw new BuildError(`${path}.channels`, `stage ${i + 1} gets a ${h}×${w} input, too small for a 2×2 max-pool; use fewer stages`);
     }
     const conv = new Conv2d(store.scope(`stages.${i}`), { inChannels, outChannels, kernelSize: params.kernel });
     const stage = { conv, inShape: shape, outShape: [Math.floor(h / 2), Math.floor(w / 2), outChannels] as Shape3 };

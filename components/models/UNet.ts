@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject } from 'inversify';
 import { TOKENS } from '../../framework/container/tokens.js';
-import { XpError } from '../../framework/errors.js';
+import { BuildError } from '../../framework/errors.js';
 import type { Block, BlockClass, BlockFactory, Denoiser, Shape3, SummaryRow } from '../../framework/interfaces.js';
 import { Conv2d } from '../../framework/nn/conv.js';
 import type { ParamStore } from '../../framework/nn/param-store.js';
 import { timestepEmbedding } from '../../framework/nn/time-embedding.js';
-import { componentRef, model, registry, Type, type ComponentConfig, type Static } from '../../framework/registry/index.js';
+import { componentRef, model, Type, type ComponentConfig, type Registry, type Static } from '../../framework/registry/index.js';
 
 const UNetParams = Type.Object(
   {
@@ -58,6 +58,8 @@ interface BuildContext {
   embeddingDim: number;
   store: ParamStore;
   buildBlock: BlockFactory;
+  /** Where a block's class says whether it consumes a skip connection. */
+  registry: Registry;
 }
 
 @model('UNet', {
@@ -79,9 +81,10 @@ export class UNet implements Denoiser {
     @inject(TOKENS.ImageShape) imageShape: Shape3,
     @inject(TOKENS.ParamStore) private readonly store: ParamStore,
     @inject(TOKENS.BlockFactory) buildBlock: BlockFactory,
+    @inject(TOKENS.Registry) registry: Registry,
   ) {
     this.timeDim = params.time_dim;
-    this.steps = buildStages(params.stages, { path, imageShape, embeddingDim: params.time_dim, store, buildBlock });
+    this.steps = buildStages(params.stages, { path, imageShape, embeddingDim: params.time_dim, store, buildBlock, registry });
     this.outputInShape = this.steps[this.steps.length - 1].block.outShape;
     requireImageResolution(this.outputInShape, imageShape, path);
     const outputStore = store.scope('out');
@@ -152,7 +155,10 @@ function buildStages(stages: UNetConfig['stages'], context: BuildContext): Step[
         steps.push(step);
         shape = step.block.outShape;
       } catch (err) {
-        throw new XpError(`${blockPath} (${config.type} on ${formatShape(shape)}): ${(err as Error).message}`);
+        // A block's own BuildError knows its path (a parameter of it, say); anything else is the block's.
+        const inner = err instanceof BuildError ? err : undefined;
+        const reason = inner?.reason ?? (err as Error).message;
+        throw new BuildError(inner?.path ?? blockPath, `${config.type} on ${formatShape(shape)}: ${reason}`);
       }
     });
   }
@@ -168,7 +174,7 @@ function buildStep(
   kept: Map<string, Shape3>,
   context: BuildContext,
 ): Step {
-  const consumesSkip = (registry.get('block', config.type).target as BlockClass).consumesSkip === true;
+  const consumesSkip = (context.registry.get('block', config.type).target as BlockClass).consumesSkip === true;
   const takesSkip = consumesSkip ? skipAbove(kept, shape) : undefined;
   const skip = takesSkip ? kept.get(takesSkip) : undefined;
   if (takesSkip) kept.delete(takesSkip);
@@ -179,7 +185,7 @@ function buildStep(
   const block = context.buildBlock(config, `${context.path}.${scope}`, input, store);
   const out = block.outShape;
   if (skip && resolutionOf(out) !== resolutionOf(skip)) {
-    throw new XpError(`it outputs ${formatShape(out)}, but the skip it took is ${formatShape(skip)}`);
+    throw new Error(`it outputs ${formatShape(out)}, but the skip it took is ${formatShape(skip)}`);
   }
 
   const lowersResolution = out[0] * out[1] < shape[0] * shape[1];
@@ -196,7 +202,7 @@ function skipAbove(kept: Map<string, Shape3>, [h, w]: Shape3): string {
   const above = [...kept].filter(([, [kh, kw]]) => kh >= h && kw >= w && kh * kw > h * w);
   if (above.length === 0) {
     const keptList = [...kept.values()].map(formatShape).join(', ') || 'none';
-    throw new XpError(
+    throw new Error(
       `it consumes a skip connection, but none is kept above ${h}×${w} (kept: ${keptList}); ` +
         'a skip is kept where a block lowers the resolution, e.g. a Down in an earlier stage',
     );
@@ -214,8 +220,9 @@ function takeOut(kept: Map<string, tf.Tensor4D>, resolution: string): tf.Tensor4
 /** JavaScript objects list integer keys first, so a stage named `1` would run out of order. */
 function requireOrderedName(stage: string, path: string): void {
   if (/^(0|[1-9]\d*)$/.test(stage)) {
-    throw new XpError(
-      `${path}.stages.${stage}: a stage name must not be an integer (JavaScript orders those before all other keys, ` +
+    throw new BuildError(
+      `${path}.stages.${stage}`,
+      'a stage name must not be an integer (JavaScript orders those before all other keys, ' +
         `so the stages would run out of order); start it with a letter, e.g. 's${stage}'`,
     );
   }
@@ -224,8 +231,9 @@ function requireOrderedName(stage: string, path: string): void {
 /** ε_θ has the shape of x_t, so the last block must end at the image's resolution. */
 function requireImageResolution(shape: Shape3, imageShape: Shape3, path: string): void {
   if (resolutionOf(shape) !== resolutionOf(imageShape)) {
-    throw new XpError(
-      `${path}.stages: the last block outputs ${formatShape(shape)}, but the model must return the image resolution ` +
+    throw new BuildError(
+      `${path}.stages`,
+      `the last block outputs ${formatShape(shape)}, but the model must return the image resolution ` +
         `${resolutionOf(imageShape)}; every block that lowers the resolution needs one that raises it back`,
     );
   }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { inject } from 'inversify';
 import { sampler, Type, type Static } from '../../framework/registry/index.js';
 import { TOKENS } from '../../framework/container/tokens.js';
-import { XpError } from '../../framework/errors.js';
+import { BuildError } from '../../framework/errors.js';
 import { drawNoise } from '../../framework/diffusion/forward-process.js';
 import { runReverseProcess } from '../../framework/diffusion/reverse-process.js';
 import type { Denoiser, NoiseSchedule, SampleOptions, Sampler, Shape3 } from '../../framework/interfaces.js';
@@ -48,7 +48,7 @@ export class DdimSampler implements Sampler {
   ) {
     const available = schedule.steps - 1;
     if (params.steps > available) {
-      throw new XpError(`${path}.steps is ${params.steps}, but the schedule has only ${available} timesteps to visit`);
+      throw new BuildError(`${path}.steps`, `is ${params.steps}, but the schedule has only ${available} timesteps to visit`);
     }
     this.timesteps = evenlySpacedDescending(available, params.steps);
   }

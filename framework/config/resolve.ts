@@ -1,34 +1,41 @@
 /**
  * The whole path from a file name to a validated experiment: parse with positions →
- * `extends` → command-line overrides → user component modules → schema (defaults filled) →
- * all problems at once, as one ConfigError.
+ * `extends` → command-line overrides → user component modules (into the registry given) →
+ * schema (defaults filled) → all problems at once, as one ConfigError.
  */
 import path from 'node:path';
-import { loadComponentModules } from '../plugins/load.js';
-import { registry } from '../registry/index.js';
+import { loadModules } from '../plugins/load.js';
+import type { Registry } from '../registry/registry.js';
 import { ConfigError, type Issue } from './issues.js';
 import { loadExperiment, type LoadedConfig } from './load.js';
 import { applyOverrides, parseOverride } from './overrides.js';
 import { validateExperiment } from './validate.js';
 
 export interface ResolveOptions {
+  /** Where component names resolve: the built-ins and whatever the app loaded; the experiment's `imports:` are added to it. */
+  registry: Registry;
   /** `--set` arguments, applied in order after `extends`. */
   overrides?: string[];
   /** `--import` modules, relative to the working directory. */
   imports?: string[];
 }
 
-export async function resolveExperiment(file: string, options: ResolveOptions = {}): Promise<LoadedConfig> {
-  await import('../../components/index.js');
+/** A validated experiment with the registry its names resolve in. */
+export interface ResolvedExperiment extends LoadedConfig {
+  registry: Registry;
+}
+
+export async function resolveExperiment(file: string, options: ResolveOptions): Promise<ResolvedExperiment> {
+  const { registry } = options;
   const config = loadExperiment(file);
   const issues: Issue[] = [];
   const overrides = (options.overrides ?? []).map(parseOverride);
   issues.push(...applyOverrides(config, overrides));
   addImports(config, (options.imports ?? []).map((p) => path.resolve(p)));
-  await loadComponentModules((config.value.imports as string[] | undefined) ?? []);
+  await loadModules(registry, (config.value.imports as string[] | undefined) ?? []);
   issues.push(...validateExperiment(config, registry));
   if (issues.length) throw new ConfigError(sortIssues(issues));
-  return config;
+  return { ...config, registry };
 }
 
 function addImports(config: LoadedConfig, extra: string[]): void {
@@ -38,7 +45,7 @@ function addImports(config: LoadedConfig, extra: string[]): void {
 }
 
 /** In file order: by file, then line, then column. */
-function sortIssues(issues: Issue[]): Issue[] {
+export function sortIssues(issues: Issue[]): Issue[] {
   const key = (i: Issue) => [i.pos?.file ?? '', i.pos?.line ?? 0, i.pos?.col ?? 0] as const;
   return [...issues].sort((a, b) => {
     const [fa, la, ca] = key(a);

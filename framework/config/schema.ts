@@ -6,10 +6,11 @@
 import { KINDS, type Kind, type Registry } from '../registry/registry.js';
 import { BACKENDS } from '../backend.js';
 import { requiredParams } from '../registry/params.js';
+import { TrainerParams } from '../training/trainer-params.js';
 
 /** Top-level sections holding one component, and the kind each names. */
 export const COMPONENT_SECTIONS = {
-  trainer: 'trainer',
+  objective: 'objective',
   model: 'model',
   dataset: 'dataset',
   schedule: 'schedule',
@@ -64,6 +65,7 @@ export function buildSchema(registry: Registry): JsonSchema {
         default: 'auto',
         description: 'Compute backend; --backend and XP_BACKEND take precedence.',
       },
+      trainer: { ...plain(TrainerParams), description: 'The run loop: how long to train, on how many threads, in slices of what size.' },
       ...Object.fromEntries(Object.entries(COMPONENT_SECTIONS).map(([section, kind]) => [section, ref(kind)])),
       ...Object.fromEntries(
         Object.entries(INSTANCE_SECTIONS).map(([section, kind]) => [
@@ -78,11 +80,28 @@ export function buildSchema(registry: Registry): JsonSchema {
       ),
       sweep: SWEEP_SCHEMA,
     },
-    required: ['trainer', 'model', 'dataset', 'optimizer'],
+    required: ['trainer', 'objective', 'model', 'dataset', 'optimizer'],
     additionalProperties: false,
+    allOf: sectionsNeeded(registry),
     $defs: defs,
   };
 }
+
+/** The experiment sections a chosen component needs (an objective's `schedule`, say), as if/then rules. */
+function sectionsNeeded(registry: Registry): JsonSchema[] {
+  return (Object.entries(COMPONENT_SECTIONS) as [string, Kind][]).flatMap(([section, kind]) =>
+    registry
+      .list(kind)
+      .filter((reg) => reg.needs?.length)
+      .map((reg) => ({
+        if: { properties: { [section]: { properties: { type: { const: reg.name } }, required: ['type'] } }, required: [section] },
+        then: { required: reg.needs, [NEEDED_BY]: `${section}.type`, description: `${kind} '${reg.name}' needs it` },
+      })),
+  );
+}
+
+/** Marks a rule of sectionsNeeded: the key whose value demands the sections (errors point at it). */
+export const NEEDED_BY = 'x-needed-by';
 
 const SCALAR = { type: ['number', 'string', 'boolean'] };
 

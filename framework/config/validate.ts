@@ -7,7 +7,7 @@ import { didYouMean } from '../suggest.js';
 import type { Registry } from '../registry/registry.js';
 import { joinPath, type Issue } from './issues.js';
 import type { LoadedConfig } from './load.js';
-import { buildSchema, type JsonSchema } from './schema.js';
+import { buildSchema, NEEDED_BY, type JsonSchema } from './schema.js';
 import type { Sources } from './yaml-source.js';
 
 /** Validates in place, filling defaults; returns every problem. */
@@ -26,6 +26,10 @@ function toIssue(error: ErrorObject, sources: Sources, root: unknown): Issue[] {
       return [];
     case 'required': {
       const key = (error.params as { missingProperty: string }).missingProperty;
+      const neededBy = error.parentSchema?.[NEEDED_BY] as string | undefined;
+      if (neededBy) {
+        return [issue(sources, neededBy, joinPath(at, key), `missing section '${key}': ${error.parentSchema?.description}`)];
+      }
       return [issue(sources, at, joinPath(at, key), `missing required key '${key}'${describeSchema(error, key)}`)];
     }
     case 'additionalProperties': {
@@ -55,7 +59,7 @@ function issue(sources: Sources, positionPath: string, path: string, message: st
 }
 
 /** The position of a path, or of its closest ancestor that has one (defaults have none). */
-function nearestSource(sources: Sources, path: string) {
+export function nearestSource(sources: Sources, path: string) {
   for (let p = path; ; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
     const pos = sources.get(p);
     if (pos || p === '') return pos;

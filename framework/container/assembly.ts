@@ -1,21 +1,36 @@
 /**
  * Turns a validated experiment into inversify bindings. Every component is constructed by
  * the container in a child scope that holds its own parameters and path; collaborators
- * (the trainer's model, schedule, callbacks, ...) come by injection. One container per run,
- * no module state.
+ * (the run loop's model, objective, callbacks, a callback's sampler factory, ...) come by
+ * injection. One container per run, no module state. An error raised while a component is
+ * built names the component's path (BuildError), so it can be reported at its YAML position.
  */
-import { Container, type ServiceIdentifier } from 'inversify';
-import { registry, type Kind } from '../registry/index.js';
-import type { ComponentConfig } from '../registry/params.js';
-import type { BlockFactory, NoiseSchedule, Sampler, Shape3 } from '../interfaces.js';
+import { Container, type Newable, type ServiceIdentifier } from 'inversify';
+import type { Kind, Registry } from '../registry/registry.js';
+import type { BlockFactory, ComponentConfig, SamplerFactory, Shape3 } from '../interfaces.js';
 import { ParamStore } from '../nn/param-store.js';
 import { Rng } from '../rng.js';
 import { COMPONENT_SECTIONS, INSTANCE_SECTIONS } from '../config/schema.js';
 import type { ConfigMap } from '../config/load.js';
+import { BuildError, XpError } from '../errors.js';
+import { Runner } from '../training/runner.js';
 import { TOKENS } from './tokens.js';
 
+/** What assembly needs of a resolved experiment: its values and the registry they name. */
+export interface Assemblable {
+  value: ConfigMap;
+  registry: Registry;
+}
+
+export interface AssembleOptions {
+  /** Values the app provides to components (the feature classifier, say). */
+  bindings?: [ServiceIdentifier, unknown][];
+  /** false: weights get their shapes but no initial values (zeros), for a build that only checks. Default true. */
+  initialize?: boolean;
+}
+
 const SECTION_TOKENS: Record<keyof typeof COMPONENT_SECTIONS, symbol> = {
-  trainer: TOKENS.Trainer,
+  objective: TOKENS.Objective,
   model: TOKENS.Model,
   dataset: TOKENS.Dataset,
   schedule: TOKENS.Schedule,
@@ -31,21 +46,45 @@ export function instantiate<T>(
   path: string,
   extra: [ServiceIdentifier, unknown][] = [],
 ): T {
-  const registration = registry.get(kind, config.type);
+  const registry = parent.get<Registry>(TOKENS.Registry);
   const { type: _type, ...params } = config;
+  return construct<T>(parent, registry.get(kind, config.type).target as Newable<T>, params, path, extra);
+}
+
+/** Constructs `target` with its parameters and path bound; an error names the path it was built for. */
+function construct<T>(parent: Container, target: Newable<T>, params: object, path: string, extra: [ServiceIdentifier, unknown][] = []): T {
   const scope = new Container({ parent });
   scope.bind(TOKENS.Params).toConstantValue(params);
   scope.bind(TOKENS.Path).toConstantValue(path);
   for (const [token, value] of extra) scope.bind(token).toConstantValue(value);
-  scope.bind(registration.target).toSelf();
-  return scope.get(registration.target) as T;
+  scope.bind(target).toSelf();
+  try {
+    return scope.get(target);
+  } catch (err) {
+    throw asBuildError(err, path);
+  }
 }
 
-export function assemble(experiment: ConfigMap): Container {
+/**
+ * The innermost component's error stays as it is (it knows the most precise path); anything
+ * else becomes a BuildError at `path`. Inversify wraps errors thrown by constructors, so the
+ * original is found through `cause`.
+ */
+function asBuildError(err: unknown, path: string): BuildError {
+  for (let e = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof BuildError) return e;
+    if (e instanceof XpError) return new BuildError(path, e.message);
+  }
+  return new BuildError(path, err instanceof Error ? err.message : String(err));
+}
+
+export function assemble({ value: experiment, registry }: Assemblable, options: AssembleOptions = {}): Container {
   const container = new Container();
   const seed = Number(experiment.seed ?? 0);
   container.bind(TOKENS.Experiment).toConstantValue(experiment);
+  container.bind(TOKENS.Registry).toConstantValue(registry);
   container.bind(TOKENS.Seed).toConstantValue(seed);
+  for (const [token, value] of options.bindings ?? []) container.bind(token).toConstantValue(value);
 
   for (const [section, kind] of Object.entries(COMPONENT_SECTIONS) as [keyof typeof COMPONENT_SECTIONS, Kind][]) {
     const config = experiment[section] as ComponentConfig | undefined;
@@ -63,6 +102,10 @@ export function assemble(experiment: ConfigMap): Container {
         .inSingletonScope();
     }
   }
+  container
+    .bind(TOKENS.Trainer)
+    .toDynamicValue(() => construct(container, Runner, (experiment.trainer ?? {}) as object, 'trainer'))
+    .inSingletonScope();
 
   container
     .bind(TOKENS.ImageShape)
@@ -70,7 +113,7 @@ export function assemble(experiment: ConfigMap): Container {
     .inSingletonScope();
   container
     .bind(TOKENS.ParamStore)
-    .toDynamicValue(() => ParamStore.create(new Rng(seed).fork('init')))
+    .toDynamicValue(() => ParamStore.create(new Rng(seed).fork('init'), { initialize: options.initialize ?? true }))
     .inSingletonScope();
   const blockFactory: BlockFactory = (config, path, input, store) =>
     instantiate(container, 'block', config, path, [
@@ -78,15 +121,7 @@ export function assemble(experiment: ConfigMap): Container {
       [TOKENS.ParamStore, store],
     ]);
   container.bind(TOKENS.BlockFactory).toConstantValue(blockFactory);
+  const samplerFactory: SamplerFactory = (config, path) => instantiate(container, 'sampler', config, path);
+  container.bind(TOKENS.SamplerFactory).toConstantValue(samplerFactory);
   return container;
-}
-
-/**
- * A sampler from its own config on a run's noise schedule, for callbacks that sample otherwise
- * than the run's sampler does (a cheap DDIM for evaluations, a full DDPM for a final grid).
- */
-export function samplerOnSchedule(config: ComponentConfig, schedule: NoiseSchedule, path: string): Sampler {
-  const scope = new Container();
-  scope.bind(TOKENS.Schedule).toConstantValue(schedule);
-  return instantiate<Sampler>(scope, 'sampler', config, path);
 }

@@ -10,17 +10,25 @@ export const TOKENS = {
   Path: Symbol.for('xp.Path'),
   /** The whole resolved experiment. */
   Experiment: Symbol.for('xp.Experiment'),
+  /** The registry the experiment's component names resolve in. */
+  Registry: Symbol.for('xp.Registry'),
   /** The run's root random generator state; components fork their own streams from it. */
   Seed: Symbol.for('xp.Seed'),
 
+  /** The run loop (framework/training/runner.ts), built from the `trainer:` section. */
   Trainer: Symbol.for('xp.Trainer'),
   Model: Symbol.for('xp.Model'),
+  Objective: Symbol.for('xp.Objective'),
   Dataset: Symbol.for('xp.Dataset'),
   Schedule: Symbol.for('xp.Schedule'),
   Optimizer: Symbol.for('xp.Optimizer'),
   Sampler: Symbol.for('xp.Sampler'),
   /** Every callback of the experiment (multi-injected). */
   Callback: Symbol.for('xp.Callback'),
+  /** Builds a sampler of its own config on the run's schedule (see interfaces.ts SamplerFactory). */
+  SamplerFactory: Symbol.for('xp.SamplerFactory'),
+  /** The classifier sample metrics use, bound by the app (see interfaces.ts FeatureClassifierSource). */
+  FeatureClassifier: Symbol.for('xp.FeatureClassifier'),
 
   /** Shape of the dataset's images, [height, width, channels]. */
   ImageShape: Symbol.for('xp.ImageShape'),

@@ -13,6 +13,8 @@ export type MnistSplit = 'train' | 'test';
 
 /** MNIST's labels are the digits 0..9. */
 export const MNIST_CLASSES = 10;
+/** MNIST's images are 28×28. */
+export const MNIST_SIZE = 28;
 
 export type MnistSet = LabeledImageSet;
 

@@ -33,11 +33,6 @@ export class ForwardProcess {
     });
   }
 
-  /** The training loss: mean squared error over every element. */
-  loss(predicted: tf.Tensor4D, noise: tf.Tensor4D): tf.Scalar {
-    return tf.tidy(() => tf.mean(tf.squaredDifference(predicted, noise)));
-  }
-
   /** n timesteps, each uniform on 1..T−1 (t = 0 is never trained, as in the paper). */
   drawTimesteps(rng: Rng, n: number, mode: TimestepMode): Int32Array {
     const draw = () => rng.int(1, this.schedule.steps - 1);

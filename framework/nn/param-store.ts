@@ -21,15 +21,17 @@ export class ParamStore {
     private readonly vars: Map<string, tf.Variable>,
     private readonly rng: Rng,
     readonly prefix: string,
+    private readonly initialize: boolean,
   ) {}
 
-  static create(rng: Rng): ParamStore {
-    return new ParamStore(new Map(), rng, '');
+  /** `initialize: false` leaves every variable at zero and draws nothing (a build that only checks shapes). */
+  static create(rng: Rng, { initialize = true } = {}): ParamStore {
+    return new ParamStore(new Map(), rng, '', initialize);
   }
 
   /** A view whose names start with `name.`; variables land in the same store. */
   scope(name: string): ParamStore {
-    return new ParamStore(this.vars, this.rng, this.qualify(name));
+    return new ParamStore(this.vars, this.rng, this.qualify(name), this.initialize);
   }
 
   variable(name: string, shape: number[], init: Initializer): tf.Variable {
@@ -65,6 +67,7 @@ export class ParamStore {
 
   private initialValues(shape: number[], init: Initializer): Float32Array {
     const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (!this.initialize) return values;
     if (init.kind === 'ones') values.fill(1);
     if (init.kind === 'uniform') for (let i = 0; i < values.length; i++) values[i] = (2 * this.rng.float() - 1) * init.bound;
     return values;

@@ -1,7 +1,8 @@
 /**
- * Loads user component modules (`imports:` in YAML, `--import` on the command line): .ts
- * and .js, no build step, through tsx. Their decorated classes register themselves. Inside
- * them, `import { block, ... } from 'xp'` resolves to this package wherever the file lives.
+ * Fills a registry from component modules: xp's own (file URLs, imported as they are) and a
+ * user's (`imports:` in YAML, `--import` on the command line: file paths, .ts or .js, no build
+ * step, through tsx). A module's exported decorated classes are registered. Inside a user's
+ * module, `import { block, ... } from 'xp'` resolves to this package wherever the file lives.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { XpError } from '../errors.js';
 import { packageRoot } from '../paths.js';
+import type { Registry } from '../registry/registry.js';
 
 
 /** The file `import ... from 'xp'` means: the built entry, or the source one when running from source. */
@@ -38,20 +40,25 @@ function installXpResolver(): void {
 
 export class PluginError extends XpError {}
 
-/** Imports each module once; a module that fails to load is an error naming it. */
-export async function loadComponentModules(paths: string[]): Promise<void> {
-  if (!paths.length) return;
+/** Imports each module (a file URL of xp's own, or a user's file path) and registers what it exports. */
+export async function loadModules(registry: Registry, specifiers: string[]): Promise<void> {
+  for (const specifier of specifiers) {
+    const exports = specifier.startsWith('file:') ? await import(specifier) : await importUserModule(specifier);
+    registry.addModule(specifier, exports as Record<string, unknown>);
+  }
+}
+
+/** A user's module through tsx; one that fails to load is an error naming it. */
+async function importUserModule(file: string): Promise<unknown> {
   installXpResolver();
-  for (const file of paths) {
-    if (!fs.existsSync(file)) throw new PluginError(`cannot import '${file}': no such file`);
-    try {
-      await tsImport(pathToFileURL(file).href, {
-        parentURL: import.meta.url,
-        tsconfig: path.join(packageRoot, 'tsconfig.plugins.json'),
-      });
-    } catch (err) {
-      if (err instanceof XpError) throw err;
-      throw new PluginError(`cannot import '${file}': ${(err as Error).message.split('\n')[0]}`);
-    }
+  if (!fs.existsSync(file)) throw new PluginError(`cannot import '${file}': no such file`);
+  try {
+    return await tsImport(pathToFileURL(file).href, {
+      parentURL: import.meta.url,
+      tsconfig: path.join(packageRoot, 'tsconfig.plugins.json'),
+    });
+  } catch (err) {
+    if (err instanceof XpError) throw err;
+    throw new PluginError(`cannot import '${file}': ${(err as Error).message.split('\n')[0]}`);
   }
 }

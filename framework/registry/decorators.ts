@@ -1,18 +1,19 @@
 /**
- * `@block('DoubleConv', {...})` and friends: register a class under a kind and a name, with
- * its parameter schema, and make it injectable. Names are explicit strings, never
- * `constructor.name`, which minifiers rename.
+ * `@block('DoubleConv', {...})` and friends: declare a class as a component of a kind, with an
+ * explicit name (never `constructor.name`, which minifiers rename) and its parameter schema,
+ * and make it injectable. Declaring registers nothing: a registry registers the declared
+ * classes a module exports (Registry.addModule), so no import has a side effect.
  */
 import { injectable } from 'inversify';
 import type { TObject } from '@sinclair/typebox';
 import { fileURLToPath } from 'node:url';
-import { registry, type ComponentClass, type ComponentSpec, type Kind } from './registry.js';
+import { declare, type ComponentClass, type ComponentSpec, type Kind } from './registry.js';
 
 export function component<P extends TObject>(kind: Kind, name: string, spec: ComponentSpec<P>) {
   const file = callerFile();
   return <C extends ComponentClass>(target: C): void => {
     injectable()(target);
-    registry.add({ kind, name, target, file, description: spec.description, params: spec.params });
+    declare(target, { kind, name, file, description: spec.description, params: spec.params, needs: spec.needs });
   };
 }
 
@@ -28,7 +29,7 @@ export const sampler = named('sampler');
 export const callback = named('callback');
 export const dataset = named('dataset');
 export const optimizer = named('optimizer');
-export const trainer = named('trainer');
+export const objective = named('objective');
 
 /** The module that applied the decorator: the first stack frame outside the registry. */
 function callerFile(): string {

@@ -4,14 +4,11 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { Kind } from './registry.js';
+import type { ComponentConfig } from '../interfaces.js';
 
 export { Type, type Static };
 
-/** The configuration of a nested component: `{type: <registered name>, ...its parameters}`. */
-export interface ComponentConfig {
-  type: string;
-  [param: string]: unknown;
-}
+export type { ComponentConfig } from '../interfaces.js';
 
 /** A parameter that is itself a component of `kind` (validated by that component's schema). */
 export function componentRef(kind: Kind, options: { description: string }): TSchema & { static: ComponentConfig } {

@@ -1,13 +1,15 @@
 /**
  * The registry: every component a YAML file can name, with the one declaration of its
  * parameters (a JSON Schema built with TypeBox). schema.json, `xp list` and validation are
- * all derived from what is registered here.
+ * all derived from a registry. A registry is an object that is passed in: the app fills one
+ * from the modules it loads (components/index.ts for the built-ins, `imports:` for a user's),
+ * worker threads fill their own from the same list of modules, and tests build their own.
  */
 import type { TObject } from '@sinclair/typebox';
 import { XpError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 
-export const KINDS = ['block', 'model', 'schedule', 'sampler', 'callback', 'dataset', 'optimizer', 'trainer'] as const;
+export const KINDS = ['block', 'model', 'schedule', 'sampler', 'callback', 'dataset', 'optimizer', 'objective'] as const;
 export type Kind = (typeof KINDS)[number];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,24 +20,46 @@ export interface ComponentSpec<P extends TObject = TObject> {
   description: string;
   /** Its parameters: types, defaults, bounds and one-line descriptions. */
   params: P;
+  /** Top-level sections of the experiment the component needs (an objective's `schedule`, say). */
+  needs?: string[];
 }
 
 export interface Registration extends ComponentSpec {
   kind: Kind;
   name: string;
   target: ComponentClass;
-  /** The file that registered it, for duplicate errors and `xp list`. */
+  /** The file that declared it, for duplicate errors and `xp list`. */
   file: string;
 }
 
 export class RegistryError extends XpError {}
 
+/**
+ * Where a decorator leaves a class's declaration. Symbol.for: a user module that tsx loads
+ * with its own copy of the registry module still marks its classes with the same key.
+ */
+const DECLARATION = Symbol.for('xp.declaration');
+
+type Declared = ComponentClass & { [DECLARATION]?: Registration };
+
+/** Marks a class as a component (the decorators call this); registering it is a registry's job. */
+export function declare(target: ComponentClass, registration: Omit<Registration, 'target'>): void {
+  Object.defineProperty(target, DECLARATION, { value: { ...registration, target }, enumerable: false });
+}
+
+/** The declaration a decorator left on a class, if any. */
+export function declarationOf(value: unknown): Registration | undefined {
+  return typeof value === 'function' ? (value as Declared)[DECLARATION] : undefined;
+}
+
 export class Registry {
   private readonly entries = new Map<Kind, Map<string, Registration>>(KINDS.map((k) => [k, new Map()]));
+  private readonly loaded: string[] = [];
 
   add(registration: Registration): void {
     const byName = this.entries.get(registration.kind)!;
     const existing = byName.get(registration.name);
+    if (existing?.target === registration.target) return;
     if (existing) {
       throw new RegistryError(
         `${registration.kind} '${registration.name}' is registered twice: in ${existing.file} and in ${registration.file}`,
@@ -44,9 +68,19 @@ export class Registry {
     byName.set(registration.name, registration);
   }
 
-  /** Takes a registration out again (tests that register throw-away components). */
-  remove(kind: Kind, name: string): void {
-    this.entries.get(kind)!.delete(name);
+  /**
+   * Registers every declared component a module exports; `specifier` (a file URL or path) is
+   * remembered, so worker threads can fill a registry of their own from the same modules.
+   */
+  addModule(specifier: string, exports: Record<string, unknown>): void {
+    const declared = Object.values(exports).map(declarationOf).filter((r): r is Registration => r !== undefined);
+    for (const registration of declared) this.add(registration);
+    if (!this.loaded.includes(specifier)) this.loaded.push(specifier);
+  }
+
+  /** The modules this registry was filled from, in order. */
+  get modules(): string[] {
+    return [...this.loaded];
   }
 
   has(kind: Kind, name: string): boolean {
@@ -72,12 +106,3 @@ export class Registry {
     return this.names(kind).map((name) => this.get(kind, name));
   }
 }
-
-/**
- * The one registry of the process. Decorators fill it when a component module is imported
- * (components/index.ts imports all built-ins; `imports:` and `--import` load user modules).
- * It lives on globalThis because a user module loaded through tsx may get its own copy of
- * this file (CommonJS next to our ES modules); both copies must fill the same registry.
- */
-const REGISTRY_KEY = Symbol.for('xp.registry');
-export const registry: Registry = ((globalThis as Record<symbol, Registry>)[REGISTRY_KEY] ??= new Registry());

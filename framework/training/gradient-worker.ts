@@ -1,31 +1,38 @@
 /**
  * A worker thread that computes gradients on its share of each batch with its own copy of
- * the model (its own tfjs engine, so its own core). The main thread sends the current weights
- * with every share and sums what comes back.
+ * the model and objective (its own tfjs engine, so its own core). It builds them the way the
+ * main thread did: a registry filled from the same modules, the same experiment. The main
+ * thread sends the current weights with every share and sums what comes back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendName } from '../backend.js';
 import { assemble } from '../container/assembly.js';
 import { TOKENS } from '../container/tokens.js';
-import { loadComponentModules } from '../plugins/load.js';
-import type { Denoiser } from '../interfaces.js';
+import { loadModules } from '../plugins/load.js';
+import { Registry } from '../registry/registry.js';
+import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
 import type { ConfigMap } from '../config/load.js';
 import { LocalGradients } from './gradients.js';
-import { valuesOf } from '../tensors.js';
 
 export interface WorkerSetup {
+  /** The modules the main thread's registry was filled from (Registry.modules). */
+  modules: string[];
   experiment: ConfigMap;
   backend: BackendName;
   examplesPerPass: number;
 }
 
+/** A tensor as it crosses threads. */
+export interface TensorData {
+  values: Float32Array | Int32Array;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+}
+
 export interface ShareRequest {
   weights: Float32Array[];
-  xt: Float32Array;
-  t: Int32Array;
-  noise: Float32Array;
-  shape: [number, number, number, number];
+  inputs: Record<string, TensorData>;
   share: number;
 }
 
@@ -36,19 +43,21 @@ export interface ShareResult {
 
 async function start(setup: WorkerSetup): Promise<void> {
   await selectBackend(setup.backend);
-  await import('../../components/index.js');
-  await loadComponentModules((setup.experiment.imports as string[] | undefined) ?? []);
-  const model = assemble(setup.experiment).get(TOKENS.Model) as Denoiser;
+  const registry = new Registry();
+  await loadModules(registry, setup.modules);
+  const container = assemble({ value: setup.experiment, registry });
+  const model = container.get<Trainable>(TOKENS.Model);
   const variables = [...model.variables().values()];
-  const local = new LocalGradients(model, setup.examplesPerPass);
+  const local = new LocalGradients(model, container.get<Objective>(TOKENS.Objective), setup.examplesPerPass);
   parentPort!.on('message', async (request: ShareRequest) => {
     tf.tidy(() => variables.forEach((v, i) => v.assign(tf.tensor(request.weights[i], v.shape))));
-    const xt = tf.tensor4d(request.xt, request.shape);
-    const noise = tf.tensor4d(request.noise, request.shape);
-    const t = tf.tensor1d(request.t, 'int32');
-    const { loss, grads } = await local.compute({ xt, t, noise });
-    const arrays = variables.map((v) => valuesOf(() => tf.mul(grads[v.name], request.share)) as Float32Array);
-    tf.dispose([xt, noise, t, ...Object.values(grads)]);
+    const inputs: PreparedBatch = Object.fromEntries(
+      Object.entries(request.inputs).map(([name, t]) => [name, tf.tensor(t.values, t.shape, t.dtype)]),
+    );
+    const { loss, grads } = await local.compute(inputs);
+    const weighted = variables.map((v) => tf.mul(grads[v.name], request.share));
+    const arrays = (await Promise.all(weighted.map((t) => t.data()))) as Float32Array[];
+    tf.dispose([...Object.values(inputs), ...Object.values(grads), ...weighted]);
     const result: ShareResult = { loss: loss * request.share, grads: arrays };
     parentPort!.postMessage(result, arrays.map((a) => a.buffer as ArrayBuffer));
   });

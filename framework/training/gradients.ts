@@ -1,11 +1,11 @@
 /**
- * Gradients of the noise-prediction loss over a batch. Local: this thread, in slices that fit
- * the backend's memory. Parallel (parallel-gradients.ts): shares of the batch on worker
- * threads too, since the wasm backend uses one core per thread.
+ * Gradients of the objective's loss over a batch. Local: this thread, in slices that fit the
+ * backend's memory. Parallel (parallel-gradients.ts): shares of the batch on worker threads
+ * too, since the wasm backend uses one core per thread.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Denoiser } from '../interfaces.js';
-import { forEachSlice, type NoisedBatch } from './slices.js';
+import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
+import { forEachSlice } from './slices.js';
 
 export interface BatchGradients {
   /** The batch's mean loss. */
@@ -15,35 +15,30 @@ export interface BatchGradients {
 }
 
 export interface GradientComputer {
-  compute(batch: NoisedBatch): Promise<BatchGradients>;
+  compute(batch: PreparedBatch): Promise<BatchGradients>;
   dispose(): void;
-}
-
-/** The MSE between predicted and true noise, over every element. */
-export function noiseLoss(model: Denoiser, batch: NoisedBatch): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.squaredDifference(model.predict(batch.xt, batch.t), batch.noise)));
 }
 
 export class LocalGradients implements GradientComputer {
   constructor(
-    private readonly model: Denoiser,
+    private readonly model: Trainable,
+    private readonly objective: Objective,
     private readonly examplesPerPass: number,
   ) {}
 
-  async compute(batch: NoisedBatch): Promise<BatchGradients> {
-    return this.computeNow(batch);
-  }
-
   /** Slices' gradients, each weighted by its share of the batch, add up to the batch's. */
-  computeNow(batch: NoisedBatch): BatchGradients {
+  async compute(batch: PreparedBatch): Promise<BatchGradients> {
     const variables = [...this.model.variables().values()];
     let loss = 0;
     let grads: tf.NamedTensorMap | undefined;
-    forEachSlice(batch, this.examplesPerPass, (part, share) => {
-      const result = tf.variableGrads(() => tf.mul(noiseLoss(this.model, part), share) as tf.Scalar, variables);
-      loss += result.value.dataSync()[0];
-      result.value.dispose();
+    await forEachSlice(batch, this.examplesPerPass, async (part, share) => {
+      const result = tf.variableGrads(() => tf.mul(this.objective.loss(part), share) as tf.Scalar, variables);
       grads = grads ? addInto(grads, result.grads) : result.grads;
+      try {
+        loss += (await result.value.data())[0];
+      } finally {
+        result.value.dispose();
+      }
     });
     return { loss, grads: grads! };
   }

@@ -6,12 +6,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import type { Denoiser } from '../interfaces.js';
-import type { ConfigMap } from '../config/load.js';
+import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
 import type { BackendName } from '../backend.js';
 import { addInto, LocalGradients, type BatchGradients, type GradientComputer } from './gradients.js';
-import type { NoisedBatch } from './slices.js';
-import type { ShareRequest, ShareResult, WorkerSetup } from './gradient-worker.js';
+import { batchSize, sliceBatch } from './slices.js';
+import type { ShareRequest, ShareResult, TensorData, WorkerSetup } from './gradient-worker.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const workerFile = new URL(`./gradient-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
@@ -29,42 +28,27 @@ export class ParallelGradients implements GradientComputer {
   private readonly variables: tf.Variable[];
 
   private constructor(
-    model: Denoiser,
+    model: Trainable,
     private readonly local: LocalGradients,
     private readonly workers: Worker[],
   ) {
     this.variables = [...model.variables().values()];
   }
 
-  /** Starts `threads - 1` workers, each with its own copy of the experiment's model. */
-  static async start(
-    model: Denoiser,
-    experiment: ConfigMap,
-    backend: BackendName,
-    examplesPerPass: number,
-    threads: number,
-  ): Promise<ParallelGradients> {
-    const setup: WorkerSetup = { experiment, backend, examplesPerPass };
+  /** Starts `threads - 1` workers, each with its own copy of the experiment's model and objective. */
+  static async start(local: LocalGradients, model: Trainable, setup: WorkerSetup, threads: number): Promise<ParallelGradients> {
     const workers = await Promise.all(Array.from({ length: threads - 1 }, () => startWorker(setup)));
-    return new ParallelGradients(model, new LocalGradients(model, examplesPerPass), workers);
+    return new ParallelGradients(model, local, workers);
   }
 
-  async compute(batch: NoisedBatch): Promise<BatchGradients> {
-    const n = batch.xt.shape[0];
+  async compute(batch: PreparedBatch): Promise<BatchGradients> {
+    const n = batchSize(batch);
     const bounds = shareBounds(n, this.workers.length + 1);
-    const weights = this.variables.map((v) => v.dataSync() as Float32Array);
-    const [xt, noise, t] = [batch.xt.dataSync() as Float32Array, batch.noise.dataSync() as Float32Array, batch.t.dataSync() as Int32Array];
-    const perExample = xt.length / n;
+    const weights = (await Promise.all(this.variables.map((v) => v.data()))) as Float32Array[];
+    const inputs = await readBatch(batch);
     const remote = this.workers.map((worker, i) => {
       const [start, end] = bounds[i + 1];
-      const request: ShareRequest = {
-        weights,
-        xt: xt.slice(start * perExample, end * perExample),
-        noise: noise.slice(start * perExample, end * perExample),
-        t: t.slice(start, end),
-        shape: [end - start, ...(batch.xt.shape.slice(1) as [number, number, number])],
-        share: (end - start) / n,
-      };
+      const request: ShareRequest = { weights, inputs: shareOf(inputs, start, end), share: (end - start) / n };
       return ask(worker, request);
     });
     const [start, end] = bounds[0];
@@ -78,15 +62,10 @@ export class ParallelGradients implements GradientComputer {
     return { loss, grads };
   }
 
-  private async localShare(batch: NoisedBatch, start: number, end: number, share: number): Promise<BatchGradients> {
-    const count = end - start;
-    const part = {
-      xt: tf.slice(batch.xt, [start, 0, 0, 0], [count, -1, -1, -1]),
-      t: tf.slice(batch.t, [start], [count]),
-      noise: tf.slice(batch.noise, [start, 0, 0, 0], [count, -1, -1, -1]),
-    };
+  private async localShare(batch: PreparedBatch, start: number, end: number, share: number): Promise<BatchGradients> {
+    const part = sliceBatch(batch, start, end - start);
     const { loss, grads } = await this.local.compute(part);
-    tf.dispose([part.xt, part.t, part.noise]);
+    tf.dispose(Object.values(part));
     const weighted = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.mul(g, share)])));
     tf.dispose(Object.values(grads));
     return { loss: loss * share, grads: weighted };
@@ -98,12 +77,41 @@ export class ParallelGradients implements GradientComputer {
 }
 
 /**
- * Gradients of the model's batches on `threads` threads of the current backend: this thread
- * alone for one, shares of each batch on worker threads too for more.
+ * Gradients of the objective over the model's batches on `threads` threads of the current
+ * backend: this thread alone for one, shares of each batch on worker threads too for more
+ * (each builds its own model and objective from `setup`).
  */
-export async function startGradients(model: Denoiser, experiment: ConfigMap, examplesPerPass: number, threads: number): Promise<GradientComputer> {
-  if (threads <= 1) return new LocalGradients(model, examplesPerPass);
-  return ParallelGradients.start(model, experiment, tf.getBackend() as BackendName, examplesPerPass, threads);
+export async function startGradients(
+  model: Trainable,
+  objective: Objective,
+  setup: Omit<WorkerSetup, 'backend'>,
+  threads: number,
+): Promise<GradientComputer> {
+  const local = new LocalGradients(model, objective, setup.examplesPerPass);
+  if (threads <= 1) return local;
+  return ParallelGradients.start(local, model, { ...setup, backend: tf.getBackend() as BackendName }, threads);
+}
+
+/** Every tensor of a batch as values that can cross to another thread. */
+async function readBatch(batch: PreparedBatch): Promise<Record<string, TensorData>> {
+  const entries = await Promise.all(
+    Object.entries(batch).map(async ([name, t]) => {
+      const values = (await t.data()) as Float32Array | Int32Array;
+      return [name, { values, shape: t.shape, dtype: t.dtype as TensorData['dtype'] }] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** Examples [start, end) of every tensor. */
+function shareOf(inputs: Record<string, TensorData>, start: number, end: number): Record<string, TensorData> {
+  return Object.fromEntries(
+    Object.entries(inputs).map(([name, t]) => {
+      const perExample = t.values.length / t.shape[0];
+      const values = t.values.slice(start * perExample, end * perExample);
+      return [name, { values, shape: [end - start, ...t.shape.slice(1)], dtype: t.dtype }];
+    }),
+  );
 }
 
 /** [start, end) of each of `parts` near-equal shares of n examples. */

@@ -1,10 +1,10 @@
 /**
  * Running a batch through the model in slices, for backends whose memory cannot hold a whole
  * batch's activations (the wasm heap is 4 GB; the paper's UNet keeps about 0.45 GB per example
- * for backpropagation).
+ * for backpropagation). A batch is the objective's named tensors, sliced along the example axis.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Denoiser } from '../interfaces.js';
+import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
 
 /**
  * What backpropagation keeps per example, per forward FLOP: measured on the paper's UNet on
@@ -15,48 +15,58 @@ const ACTIVATION_BYTES_PER_FLOP = 0.045;
 const ACTIVATION_BUDGET_BYTES = 2e9;
 
 /** Examples per pass: the setting, or for 'auto' what fits the wasm or cpu backend's heap (elsewhere: all). */
-export function examplesPerPass(model: Denoiser, setting: number | 'auto'): number {
+export function examplesPerPass(model: Trainable, setting: number | 'auto'): number {
   if (setting !== 'auto') return setting;
   if (!['wasm', 'cpu'].includes(tf.getBackend())) return Infinity;
   const flopsPerExample = model.summary().reduce((sum, row) => sum + row.flops, 0);
   return Math.max(1, Math.floor(ACTIVATION_BUDGET_BYTES / (flopsPerExample * ACTIVATION_BYTES_PER_FLOP)));
 }
 
-export interface NoisedBatch {
-  xt: tf.Tensor4D;
-  t: tf.Tensor1D;
-  noise: tf.Tensor4D;
+/** The number of examples in a batch (the first axis of its tensors). */
+export function batchSize(batch: PreparedBatch): number {
+  return Object.values(batch)[0].shape[0];
+}
+
+/** Examples [start, start + count) of every tensor of the batch; the caller disposes them. */
+export function sliceBatch(batch: PreparedBatch, start: number, count: number): PreparedBatch {
+  return Object.fromEntries(
+    Object.entries(batch).map(([name, t]) => [name, tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [count, ...t.shape.slice(1).map(() => -1)])]),
+  );
 }
 
 /** Calls `fn` on consecutive slices of at most `size` examples with each slice's share of the batch. */
-export function forEachSlice(batch: NoisedBatch, size: number, fn: (part: NoisedBatch, share: number) => void): void {
-  const total = batch.xt.shape[0];
-  if (size >= total) {
-    fn(batch, 1);
-    return;
-  }
+export async function forEachSlice(
+  batch: PreparedBatch,
+  size: number,
+  fn: (part: PreparedBatch, share: number) => Promise<void>,
+): Promise<void> {
+  const total = batchSize(batch);
+  if (size >= total) return fn(batch, 1);
   for (let start = 0; start < total; start += size) {
     const count = Math.min(size, total - start);
-    const part = {
-      xt: tf.slice(batch.xt, [start, 0, 0, 0], [count, -1, -1, -1]),
-      t: tf.slice(batch.t, [start], [count]),
-      noise: tf.slice(batch.noise, [start, 0, 0, 0], [count, -1, -1, -1]),
-    };
+    const part = sliceBatch(batch, start, count);
     try {
-      fn(part, count / total);
+      await fn(part, count / total);
     } finally {
-      tf.dispose([part.xt, part.t, part.noise]);
+      tf.dispose(Object.values(part));
     }
   }
 }
 
-/** The batch's noise-prediction MSE, computed slice by slice without gradients. */
-export function lossInSlices(model: Denoiser, batch: NoisedBatch, size: number): number {
+/** The batch's loss under the objective, computed slice by slice without gradients. */
+export async function lossInSlices(objective: Objective, batch: PreparedBatch, size: number): Promise<number> {
   let loss = 0;
-  forEachSlice(batch, size, (part, share) => {
-    const value = tf.tidy(() => tf.mul(tf.losses.meanSquaredError(part.noise, model.predict(part.xt, part.t)), share));
-    loss += value.dataSync()[0];
-    value.dispose();
+  await forEachSlice(batch, size, async (part, share) => {
+    loss += await scalarValue(tf.tidy(() => tf.mul(objective.loss(part), share)));
   });
   return loss;
+}
+
+/** A scalar's value, read asynchronously (every backend supports that); the tensor is freed. */
+export async function scalarValue(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
 }

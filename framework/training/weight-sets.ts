@@ -22,14 +22,14 @@ export class ModelWeightSets implements WeightSets {
     return [LIVE_WEIGHTS, ...this.sets.keys()];
   }
 
-  use<T>(name: string, fn: () => T): T {
+  async use<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     if (name === LIVE_WEIGHTS) return fn();
     const weights = this.sets.get(name);
     if (!weights) throw new Error(`no weight set '${name}' (have: ${this.names().join(', ')})`);
     const live = new Map([...this.variables].map(([key, v]) => [key, tf.clone(v)]));
     try {
       for (const [key, v] of this.variables) v.assign(weights.get(key)!);
-      return fn();
+      return await fn();
     } finally {
       for (const [key, v] of this.variables) v.assign(live.get(key)!);
       tf.dispose([...live.values()]);

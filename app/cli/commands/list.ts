@@ -1,9 +1,10 @@
 /** `xp list [KIND]`: every registered component with its parameters, straight from the registry. */
-import { KINDS, registry, requiredParams, type Kind, type Registration } from '../../../framework/registry/index.js';
+import path from 'node:path';
+import { KINDS, requiredParams, type Kind, type Registration, type Registry } from '../../../framework/registry/index.js';
 import { XpError } from '../../../framework/errors.js';
 import { didYouMean } from '../../../framework/suggest.js';
-import { loadComponentModules } from '../../../framework/plugins/load.js';
-import path from 'node:path';
+import { loadModules } from '../../../framework/plugins/load.js';
+import { registerBuiltins } from '../../../components/index.js';
 
 interface ParamSchema {
   type?: string;
@@ -20,16 +21,16 @@ interface ParamSchema {
 }
 
 export async function list(kind: string | undefined, opts: { import?: string[] }): Promise<void> {
-  await import('../../../components/index.js');
-  await loadComponentModules((opts.import ?? []).map((p) => path.resolve(p)));
+  const registry = registerBuiltins();
+  await loadModules(registry, (opts.import ?? []).map((p) => path.resolve(p)));
   if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) {
     throw new XpError(`unknown kind '${kind}'${didYouMean(kind, KINDS)} (kinds: ${KINDS.join(', ')})`);
   }
   const kinds = kind ? [kind as Kind] : KINDS.filter((k) => registry.names(k).length);
-  console.log(kinds.map((k) => describeKind(k)).join('\n\n'));
+  console.log(kinds.map((k) => describeKind(registry, k)).join('\n\n'));
 }
 
-function describeKind(kind: Kind): string {
+function describeKind(registry: Registry, kind: Kind): string {
   const lines = [`${kind}s:`];
   for (const reg of registry.list(kind)) lines.push(...describeComponent(reg));
   return lines.join('\n');

@@ -3,12 +3,11 @@ import path from 'node:path';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { stringify } from 'yaml';
-import { resolveExperiment } from '../../../framework/config/resolve.js';
 import type { ConfigMap } from '../../../framework/config/load.js';
 import { requestedBackend, selectBackend } from '../../../framework/backend.js';
-import { assemble } from '../../../framework/container/assembly.js';
-import { TOKENS } from '../../../framework/container/tokens.js';
-import type { CheckpointSink, FitResult, Trainer } from '../../../framework/interfaces.js';
+import { buildTrainer } from '../../../framework/container/build.js';
+import type { CheckpointSink, FitResult } from '../../../framework/interfaces.js';
+import { assembleApp, resolveApp } from '../../experiment.js';
 import { RunFolder, gitCommit } from '../../../framework/run/run-folder.js';
 import { RunRecorder } from '../../../framework/run/recorder.js';
 import { SummaryWriter } from '../../../framework/records/tensorboard/writer.js';
@@ -35,9 +34,11 @@ export async function run(file: string | undefined, opts: RunOptions): Promise<v
   if (resuming === (file !== undefined)) throw new XpError('give either an experiment FILE or --resume RUN_DIR');
   const folderToResume = resuming ? RunFolder.open(opts.resume!) : undefined;
   // A resumed run reads the resolved config it saved, so it continues the same experiment.
-  const config = await resolveExperiment(folderToResume?.configFile ?? file!, { overrides: opts.set, imports: opts.import });
+  const config = await resolveApp(folderToResume?.configFile ?? file!, opts);
   const experiment = config.value;
   const backend = await selectBackend(requestedBackend(opts.backend, experiment.backend as string | undefined));
+  // Built before the run folder exists: an experiment that cannot be built leaves nothing behind.
+  const trainer = buildTrainer(assembleApp(config), config);
   const folder = folderToResume ?? createFolder(experiment, backend.chosen, opts);
   const resumeFrom = folderToResume ? readCheckpoint(resolveCheckpoint(folderToResume.dir)) : undefined;
   folder.update({ status: 'running', backend: backend.chosen, endedAt: undefined });
@@ -52,7 +53,6 @@ export async function run(file: string | undefined, opts: RunOptions): Promise<v
   const recorder = new RunRecorder(writer, folder.samplesDir);
   let result: FitResult | undefined;
   try {
-    const trainer = assemble(experiment).get(TOKENS.Trainer) as Trainer;
     result = await trainer.fit({
       record: recorder,
       stopRequested: () => stop.requested,

@@ -4,9 +4,8 @@
  */
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { resolveExperiment } from '../../../framework/config/resolve.js';
 import { requestedBackend, selectBackend } from '../../../framework/backend.js';
-import { assemble } from '../../../framework/container/assembly.js';
+import { assembleApp, resolveApp } from '../../experiment.js';
 import { TOKENS } from '../../../framework/container/tokens.js';
 import type { Denoiser, Sampler, Shape3 } from '../../../framework/interfaces.js';
 import { readCheckpoint, resolveCheckpoint } from '../../../framework/run/checkpoint.js';
@@ -70,9 +69,9 @@ export async function sampleCheckpoint(target: string, opts: SamplingOptions): P
   if (!Number.isInteger(opts.n) || opts.n < 1) throw new XpError(`--n must be a positive integer, got ${opts.n}`);
   const checkpoint = resolveCheckpoint(target);
   const runDir = path.dirname(path.dirname(checkpoint));
-  const config = await resolveExperiment(path.join(runDir, 'config.yaml'), { overrides: samplerOverrides(opts) });
+  const config = await resolveApp(path.join(runDir, 'config.yaml'), { set: samplerOverrides(opts) });
   await selectBackend(requestedBackend(opts.backend, config.value.backend as string | undefined));
-  const container = assemble(config.value);
+  const container = assembleApp(config);
   const model = container.get(TOKENS.Model) as Denoiser;
   try {
     loadWeights(model, checkpoint, opts.ema ? emaPath(config.value) : 'model');

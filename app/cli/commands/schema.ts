@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import { writeFileAtomic } from '../../../framework/fsutil.js';
 import { XpError } from '../../../framework/errors.js';
 import { schemaPath } from '../../../framework/paths.js';
-import { registry } from '../../../framework/registry/index.js';
 import { schemaText } from '../../../framework/config/schema.js';
+import { registerBuiltins } from '../../../components/index.js';
 
 export async function schema(opts: { write?: boolean; check?: boolean }): Promise<void> {
-  await import('../../../components/index.js');
-  const text = schemaText(registry);
+  const text = schemaText(registerBuiltins());
   if (opts.write) {
     writeFileAtomic(schemaPath, text);
     console.log(`wrote ${schemaPath}`);

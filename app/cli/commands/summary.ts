@@ -1,15 +1,13 @@
 /** `xp summary FILE`: the model's table — stage, block, output shape, parameters, forward FLOPs. */
-import { resolveExperiment, type ResolveOptions } from '../../../framework/config/resolve.js';
 import { requestedBackend, selectBackend } from '../../../framework/backend.js';
-import { assemble } from '../../../framework/container/assembly.js';
 import { TOKENS } from '../../../framework/container/tokens.js';
-import type { Denoiser, SummaryRow } from '../../../framework/interfaces.js';
+import type { SummaryRow, Trainable } from '../../../framework/interfaces.js';
+import { assembleApp, resolveApp, type ExperimentOptions } from '../../experiment.js';
 
-export async function summary(file: string, opts: { set?: string[]; import?: string[] }): Promise<void> {
-  const options: ResolveOptions = { overrides: opts.set, imports: opts.import };
-  const config = await resolveExperiment(file, options);
+export async function summary(file: string, opts: ExperimentOptions): Promise<void> {
+  const config = await resolveApp(file, opts);
   await selectBackend(requestedBackend(undefined, config.value.backend as string | undefined));
-  const model = assemble(config.value).get(TOKENS.Model) as Denoiser;
+  const model = assembleApp(config).get<Trainable>(TOKENS.Model);
   console.log(formatSummary(model.summary()));
   model.dispose();
 }

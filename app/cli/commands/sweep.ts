@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { resolveExperiment } from '../../../framework/config/resolve.js';
+import { resolveApp } from '../../experiment.js';
 import { ConfigError, type Issue } from '../../../framework/config/issues.js';
 import { XpError } from '../../../framework/errors.js';
 import { gpuVisible } from '../../../framework/backend.js';
@@ -33,7 +33,7 @@ export interface SweepOptions {
 
 export async function sweep(file: string, opts: SweepOptions): Promise<void> {
   const common = [...(opts.set ?? []).flatMap((o) => ['--set', o]), ...(opts.import ?? []).flatMap((m) => ['--import', path.resolve(m)])];
-  const base = await resolveExperiment(file, { overrides: opts.set, imports: opts.import });
+  const base = await resolveApp(file, opts);
   const spec = (base.value.sweep ?? {}) as SweepSpec & { name?: string; parallel?: number };
   const grid = { ...spec.grid, ...Object.fromEntries((opts.grid ?? []).map((g) => parseGridArgument(g, (v) => parseYaml(v) as Value))) };
   const trials = expandTrials({ ...spec, grid });
@@ -98,7 +98,7 @@ async function validateTrials(file: string, opts: SweepOptions, trials: Trial[])
   const issues: Issue[] = [];
   for (const trial of trials) {
     try {
-      await resolveExperiment(file, { overrides: [...(opts.set ?? []), ...trialOverrides(trial)], imports: opts.import });
+      await resolveApp(file, { set: [...(opts.set ?? []), ...trialOverrides(trial)], import: opts.import });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       issues.push(...err.issues.map((i) => ({ ...i, message: `${trial.name}: ${i.message}` })));

@@ -1,0 +1,207 @@
+/**
+ * THE run loop: every training in xp, a denoiser's or a classifier's, is this loop around an
+ * objective. It owns epochs and step budgets, the callbacks' hooks in priority order, the
+ * progress display, the stop on a non-finite loss, interrupts, checkpoint capture and
+ * restore, micro-batches, worker threads and gradient clipping. What differs between trainings
+ * is the objective's (how a batch is prepared, what its loss is) and the model's.
+ */
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { inject, injectable, multiInject, optional } from 'inversify';
+import { TOKENS } from '../container/tokens.js';
+import type {
+  Callback,
+  CheckpointRetention,
+  Dataset,
+  FitResult,
+  Objective,
+  OptimizerFactory,
+  RunHandle,
+  StepBatch,
+  Trainable,
+  Trainer,
+  TrainingContext,
+} from '../interfaces.js';
+import type { ConfigMap } from '../config/load.js';
+import type { Registry } from '../registry/registry.js';
+import type { BatchSource } from '../data/batches.js';
+import type { CheckpointData } from '../run/checkpoint.js';
+import { Rng, type RngState } from '../rng.js';
+import { XpError } from '../errors.js';
+import { Hooks } from './hooks.js';
+import { Progress } from './progress.js';
+import { ModelWeightSets } from './weight-sets.js';
+import { examplesPerPass } from './slices.js';
+import { startGradients } from './parallel-gradients.js';
+import type { GradientComputer } from './gradients.js';
+import { captureTrainState, restoreTrainState } from './train-state.js';
+import type { TrainerParams } from './trainer-params.js';
+
+/** What decides the next steps besides the model: the loop's own state. */
+interface LoopParts {
+  batches: BatchSource;
+  optimizer: tf.Optimizer;
+  hooks: Hooks;
+  /** The objective's random stream (noise and timesteps, say). */
+  rng: Rng;
+}
+
+/** The context callbacks see, with the counters the loop moves. */
+type LoopContext = TrainingContext & { step: number; epoch: number };
+
+@injectable()
+export class Runner implements Trainer {
+  constructor(
+    @inject(TOKENS.Params) private readonly params: TrainerParams,
+    @inject(TOKENS.Model) private readonly model: Trainable,
+    @inject(TOKENS.Objective) private readonly objective: Objective,
+    @inject(TOKENS.Dataset) private readonly dataset: Dataset,
+    @inject(TOKENS.Optimizer) private readonly optimizerFactory: OptimizerFactory,
+    @multiInject(TOKENS.Callback) @optional() private readonly callbacks: Callback[] = [],
+    @inject(TOKENS.Seed) private readonly seed: number,
+    @inject(TOKENS.Experiment) private readonly experiment: ConfigMap,
+    @inject(TOKENS.Registry) private readonly registry: Registry,
+  ) {}
+
+  async fit(run: RunHandle): Promise<FitResult> {
+    const root = new Rng(this.seed);
+    const batches = this.dataset.batches(root.fork('data'));
+    const parts: LoopParts = {
+      batches,
+      optimizer: this.optimizerFactory.create(),
+      hooks: new Hooks(this.callbacks ?? []),
+      // 'noise': the stream's name from when the diffusion loss was the only one; kept so seeds give the same runs.
+      rng: root.fork('noise'),
+    };
+    const stepsPerEpoch = batches.batchesPerEpoch;
+    const totalSteps = Math.min(this.params.max_steps ?? Infinity, this.params.epochs * stepsPerEpoch);
+    let progress: Progress | undefined;
+    const ctx: LoopContext = {
+      model: this.model,
+      step: 0,
+      epoch: 0,
+      epochs: Math.ceil(totalSteps / stepsPerEpoch),
+      stepsPerEpoch,
+      totalSteps,
+      record: run.record,
+      weights: new ModelWeightSets(this.model.variables()),
+      seed: this.seed,
+      examplesPerPass: examplesPerPass(this.model, this.params.micro_batch),
+      saveCheckpoint: async (retention?: CheckpointRetention) =>
+        run.checkpoints?.save(ctx.step, await this.capture(ctx, parts), retention),
+      log: (line: string) => progress?.log(line),
+    };
+    if (run.resumeFrom) await this.restore(ctx, parts, run.resumeFrom);
+    progress = run.quiet ? undefined : new Progress(totalSteps, ctx.step);
+    if (run.resumeFrom) ctx.log(`resumed at step ${ctx.step}`);
+    const gradients = await this.gradientComputer(ctx.examplesPerPass);
+    try {
+      await parts.hooks.fire('onRunBegin', ctx);
+      const lastLoss = await this.loop(ctx, parts, gradients, run, progress);
+      const interrupted = ctx.step < totalSteps;
+      if (interrupted) await ctx.saveCheckpoint();
+      else await parts.hooks.fire('onRunEnd', ctx);
+      return { status: interrupted ? 'interrupted' : 'completed', steps: ctx.step, epochs: ctx.epoch + 1, lastLoss };
+    } finally {
+      progress?.stop();
+      gradients.dispose();
+      parts.optimizer.dispose();
+      parts.hooks.dispose();
+      this.objective.dispose?.();
+    }
+  }
+
+  /** Steps until the budget is spent or a stop is asked for; returns the last loss. */
+  private async loop(
+    ctx: LoopContext,
+    parts: LoopParts,
+    gradients: GradientComputer,
+    run: RunHandle,
+    progress?: Progress,
+  ): Promise<number | undefined> {
+    const { batches, hooks } = parts;
+    let lastLoss = NaN;
+    let epoch = { lossSum: 0, images: 0, start: performance.now() };
+    while (ctx.step < ctx.totalSteps && !run.stopRequested()) {
+      const batch = batches.nextBatch();
+      ctx.epoch = batch.epoch;
+      if (batch.index === 0) {
+        await hooks.fire('onEpochBegin', ctx);
+        epoch = { lossSum: 0, images: 0, start: performance.now() };
+      }
+      const x = batches.toTensor(batch);
+      const inputs = this.objective.prepare({ x, labels: batch.labels }, parts.rng);
+      try {
+        const loss = await this.optimize(parts.optimizer, gradients, inputs);
+        ctx.step += 1;
+        lastLoss = loss;
+        if (!Number.isFinite(loss)) {
+          throw new XpError(`the loss became ${loss} at step ${ctx.step}; stopped (the last good checkpoint is kept)`);
+        }
+        run.record.scalar(this.objective.lossTag, loss, ctx.step);
+        const stepBatch: StepBatch = { inputs, loss };
+        await hooks.stepEnd(ctx, stepBatch);
+        epoch.lossSum += loss * batch.size;
+        epoch.images += batch.size;
+      } finally {
+        tf.dispose([...new Set([x, ...Object.values(inputs)])]);
+      }
+      const seconds = (performance.now() - epoch.start) / 1000;
+      progress?.update({ ...ctx, loss: lastLoss, imagesPerSecond: epoch.images / seconds });
+      if (batch.index === ctx.stepsPerEpoch - 1 || ctx.step === ctx.totalSteps) {
+        await hooks.fire('onEpochEnd', ctx);
+        ctx.log(
+          `epoch ${ctx.epoch + 1}/${ctx.epochs}  step ${ctx.step}/${ctx.totalSteps}  ` +
+            `loss ${(epoch.lossSum / epoch.images).toFixed(4)}  ${(epoch.images / seconds).toFixed(1)} img/s  ${seconds.toFixed(1)} s`,
+        );
+      }
+    }
+    return Number.isNaN(lastLoss) ? undefined : lastLoss;
+  }
+
+  /** One optimizer step on the batch; returns its loss. Gradients are optionally clipped to a global norm. */
+  private async optimize(optimizer: tf.Optimizer, gradients: GradientComputer, inputs: Record<string, tf.Tensor>): Promise<number> {
+    const { loss, grads } = await gradients.compute(inputs);
+    const clipped = this.params.grad_clip ? clipByGlobalNorm(grads, this.params.grad_clip) : grads;
+    optimizer.applyGradients(clipped);
+    tf.dispose([...Object.values(grads), ...Object.values(clipped)]);
+    return loss;
+  }
+
+  /** Worker threads as asked; 'auto': one per core on the single-threaded wasm and cpu backends. */
+  private async gradientComputer(examples: number): Promise<GradientComputer> {
+    const setting = this.params.threads;
+    const singleThreaded = ['wasm', 'cpu'].includes(tf.getBackend());
+    const threads = Math.min(setting === 'auto' ? (singleThreaded ? os.cpus().length : 1) : setting, this.dataset.size);
+    const setup = { modules: this.registry.modules, experiment: this.experiment, examplesPerPass: examples };
+    return startGradients(this.model, this.objective, setup, threads);
+  }
+
+  /** Everything that decides the next steps: weights, optimizer moments, data order, the objective's stream, callbacks. */
+  private async capture(ctx: LoopContext, { batches, optimizer, hooks, rng }: LoopParts): Promise<CheckpointData> {
+    const { state, tensors } = await captureTrainState({ variables: this.model.variables(), optimizer, batches });
+    const callbacks = hooks.state();
+    for (const [key, part] of Object.entries(callbacks)) {
+      for (const [name, tensor] of part.tensors ?? []) tensors.set(`${key}/${name}`, tensor);
+    }
+    const json = Object.fromEntries(Object.entries(callbacks).map(([key, part]) => [key, part.json ?? null]));
+    return { state: { ...state, epoch: ctx.epoch, noise: rng.state(), callbacks: json }, tensors };
+  }
+
+  /** Puts a checkpoint back into the model, the loop's parts and the context. */
+  private async restore(ctx: LoopContext, parts: LoopParts, data: CheckpointData): Promise<void> {
+    const { state, tensors } = data;
+    ctx.step = await restoreTrainState(data, { variables: this.model.variables(), ...parts });
+    parts.hooks.restore(state.callbacks as Record<string, unknown>, tensors);
+    ctx.epoch = Number(state.epoch);
+    parts.rng = Rng.fromState(state.noise as RngState);
+  }
+}
+
+function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTensorMap {
+  return tf.tidy(() => {
+    const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+    const scale = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
+    return Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.mul(g, scale)]));
+  });
+}
