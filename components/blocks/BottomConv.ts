@@ -1,10 +1,6 @@
+import { block, DoubleConv, inject, TOKENS, Type } from '../../index.js';
+import type { Block, BlockInput, ParamStore, Shape3, Static } from '../../index.js';
 import type * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Block, BlockInput, Shape3 } from '../../framework/interfaces.js';
-import { DoubleConv } from '../../framework/nn/double-conv.js';
-import type { ParamStore } from '../../framework/nn/param-store.js';
-import { block, Type, type Static } from '../../framework/registry/index.js';
 
 const BottomConvParams = Type.Object(
   {

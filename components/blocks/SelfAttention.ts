@@ -1,13 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Block, BlockInput, Shape3 } from '../../framework/interfaces.js';
-import { gelu } from '../../framework/nn/activations.js';
-import { MultiHeadAttention } from '../../framework/nn/attention.js';
-import { Linear } from '../../framework/nn/linear.js';
-import { LayerNorm } from '../../framework/nn/norm.js';
-import type { ParamStore } from '../../framework/nn/param-store.js';
-import { block, Type, type Static } from '../../framework/registry/index.js';
+import { block, gelu, inject, LayerNorm, Linear, MultiHeadAttention, tf, TOKENS, Type } from '../../index.js';
+import type { Block, BlockInput, ParamStore, Shape3, Static } from '../../index.js';
 
 const SelfAttentionParams = Type.Object(
   {

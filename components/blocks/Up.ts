@@ -1,11 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { XpError } from '../../framework/errors.js';
-import type { Block, BlockInput, Shape3 } from '../../framework/interfaces.js';
-import { TimedDoubleConvs } from '../../framework/nn/double-conv.js';
-import type { ParamStore } from '../../framework/nn/param-store.js';
-import { block, Type, type Static } from '../../framework/registry/index.js';
+import { block, inject, tf, TimedDoubleConvs, TOKENS, Type, XpError } from '../../index.js';
+import type { Block, BlockInput, ParamStore, Shape3, Static } from '../../index.js';
 
 const UpParams = Type.Object(
   { out: Type.Integer({ minimum: 1, description: 'Output channels.' }) },

@@ -1,11 +1,5 @@
-import { inject } from 'inversify';
-import { callback, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, Classifier, Dataset, TrainingContext } from '../../framework/interfaces.js';
-import type { LabeledImageSet } from '../../framework/data/batches.js';
-import { accuracy, classifyImages } from '../../framework/eval/classify.js';
-import { epochIsDue } from '../../framework/training/periodic.js';
-import { BuildError } from '../../framework/errors.js';
+import { accuracy, BuildError, callback, classifyImages, epochIsDue, inject, TOKENS, Type } from '../../index.js';
+import type { Callback, Classifier, Dataset, LabeledImageSet, Static, TrainingContext } from '../../index.js';
 
 const Params = Type.Object(
   {

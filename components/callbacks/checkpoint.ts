@@ -1,8 +1,5 @@
-import { inject } from 'inversify';
-import { callback, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, CallbackState, StepBatch, TrainingContext } from '../../framework/interfaces.js';
-import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
+import { callback, epochIsDue, inject, stepIsDue, TOKENS, Type } from '../../index.js';
+import type { Callback, CallbackState, Static, StepBatch, TrainingContext } from '../../index.js';
 
 const Params = Type.Object(
   {

@@ -1,10 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { callback, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, CallbackState, Objective, StepBatch, TrainingContext } from '../../framework/interfaces.js';
-import { EmaWeights } from '../../framework/training/ema-weights.js';
-import { lossInSlices } from '../../framework/training/slices.js';
+import { callback, EmaWeights, inject, lossInSlices, tf, TOKENS, Type } from '../../index.js';
+import type { Callback, CallbackState, Objective, Static, StepBatch, TrainingContext } from '../../index.js';
 
 const Params = Type.Object(
   {

@@ -1,22 +1,5 @@
-import { inject, optional } from 'inversify';
-import { callback, componentRef, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type {
-  Callback,
-  Classifier,
-  Denoiser,
-  FeatureClassifierSource,
-  Sampler,
-  SamplerFactory,
-  Shape3,
-  TrainingContext,
-} from '../../framework/interfaces.js';
-import { Evaluation, type SetMetrics } from '../../framework/eval/evaluation.js';
-import { sampleInBatches } from '../../framework/eval/sampling.js';
-import { LIVE_WEIGHTS } from '../../framework/training/weight-sets.js';
-import { BuildError, XpError } from '../../framework/errors.js';
-import { Rng } from '../../framework/rng.js';
-import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
+import { BuildError, callback, componentRef, epochIsDue, Evaluation, inject, LIVE_WEIGHTS, optional, Rng, sampleInBatches, stepIsDue, TOKENS, Type, XpError } from '../../index.js';
+import type { Callback, Classifier, Denoiser, FeatureClassifierSource, Sampler, SamplerFactory, SetMetrics, Shape3, Static, TrainingContext } from '../../index.js';
 
 const Params = Type.Object(
   {

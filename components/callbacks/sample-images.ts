@@ -1,12 +1,5 @@
-import { inject, optional } from 'inversify';
-import { callback, componentRef, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Callback, Denoiser, Sampler, SamplerFactory, Shape3, TrainingContext } from '../../framework/interfaces.js';
-import { BuildError } from '../../framework/errors.js';
-import { imageGrid } from '../../framework/records/png.js';
-import { samplesToBytes } from '../../framework/records/samples.js';
-import { Rng } from '../../framework/rng.js';
-import { epochIsDue, stepIsDue } from '../../framework/training/periodic.js';
+import { BuildError, callback, componentRef, epochIsDue, imageGrid, inject, optional, Rng, samplesToBytes, stepIsDue, TOKENS, Type } from '../../index.js';
+import type { Callback, Denoiser, Sampler, SamplerFactory, Shape3, Static, TrainingContext } from '../../index.js';
 
 const Params = Type.Object(
   {

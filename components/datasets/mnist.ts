@@ -1,11 +1,5 @@
-import { inject } from 'inversify';
-import { dataset, Type, stringEnum, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Dataset, DatasetLabels, Shape3 } from '../../framework/interfaces.js';
-import { loadMnist, mnistFiles, MNIST_CLASSES, MNIST_SIZE, type MnistSet } from '../../framework/data/mnist.js';
-import { BatchSource, type Normalization } from '../../framework/data/batches.js';
-import type { Rng } from '../../framework/rng.js';
-import { XpError } from '../../framework/errors.js';
+import { BatchSource, dataset, inject, loadMnist, MNIST_CLASSES, MNIST_SIZE, mnistFiles, stringEnum, TOKENS, Type, XpError } from '../../index.js';
+import type { Dataset, DatasetLabels, MnistSet, Normalization, Rng, Shape3, Static } from '../../index.js';
 
 const Params = Type.Object(
   {

@@ -1,12 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { BuildError } from '../../framework/errors.js';
-import type { Classifier, ClassifierOutput, Shape3, SummaryRow } from '../../framework/interfaces.js';
-import { Conv2d } from '../../framework/nn/conv.js';
-import { Linear } from '../../framework/nn/linear.js';
-import type { ParamStore } from '../../framework/nn/param-store.js';
-import { model, Type, type Static } from '../../framework/registry/index.js';
+import { BuildError, Conv2d, inject, Linear, model, tf, TOKENS, Type } from '../../index.js';
+import type { Classifier, ClassifierOutput, ParamStore, Shape3, Static, SummaryRow } from '../../index.js';
 
 const Params = Type.Object(
   {

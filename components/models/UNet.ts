@@ -1,12 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { BuildError } from '../../framework/errors.js';
-import type { Block, BlockClass, BlockFactory, Denoiser, Shape3, SummaryRow } from '../../framework/interfaces.js';
-import { Conv2d } from '../../framework/nn/conv.js';
-import type { ParamStore } from '../../framework/nn/param-store.js';
-import { timestepEmbedding } from '../../framework/nn/time-embedding.js';
-import { componentRef, model, Type, type ComponentConfig, type Registry, type Static } from '../../framework/registry/index.js';
+import { BuildError, componentRef, Conv2d, inject, model, tf, timestepEmbedding, TOKENS, Type } from '../../index.js';
+import type { Block, BlockClass, BlockFactory, ComponentConfig, Denoiser, ParamStore, Registry, Shape3, Static, SummaryRow } from '../../index.js';
 
 const UNetParams = Type.Object(
   {

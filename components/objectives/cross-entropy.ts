@@ -1,9 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { objective, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { Classifier, DataBatch, Dataset, Objective, PreparedBatch } from '../../framework/interfaces.js';
-import { BuildError } from '../../framework/errors.js';
+import { BuildError, inject, objective, tf, TOKENS, Type } from '../../index.js';
+import type { Classifier, DataBatch, Dataset, Objective, PreparedBatch, Static } from '../../index.js';
 
 const Params = Type.Object(
   {

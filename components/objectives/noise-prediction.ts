@@ -1,10 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { objective, stringEnum, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { DataBatch, Denoiser, NoiseSchedule, Objective, PreparedBatch } from '../../framework/interfaces.js';
-import { drawNoise, ForwardProcess } from '../../framework/diffusion/forward-process.js';
-import type { Rng } from '../../framework/rng.js';
+import { drawNoise, ForwardProcess, inject, objective, stringEnum, tf, TOKENS, Type } from '../../index.js';
+import type { DataBatch, Denoiser, NoiseSchedule, Objective, PreparedBatch, Rng, Static } from '../../index.js';
 
 const Params = Type.Object(
   {

@@ -1,9 +1,6 @@
+import { FusedAdamOptimizer, inject, optimizer, TOKENS, Type } from '../../index.js';
+import type { OptimizerFactory, Static } from '../../index.js';
 import type * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { optimizer, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import type { OptimizerFactory } from '../../framework/interfaces.js';
-import { FusedAdamOptimizer } from '../../framework/training/adam-optimizer.js';
 
 const Params = Type.Object(
   {

@@ -4,15 +4,8 @@
  * calls; at 50 steps it loses little quality against T-step DDPM, where DDPM with skipped
  * steps collapses.
  */
-import * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { sampler, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { BuildError } from '../../framework/errors.js';
-import { drawNoise } from '../../framework/diffusion/forward-process.js';
-import { runReverseProcess } from '../../framework/diffusion/reverse-process.js';
-import type { Denoiser, NoiseSchedule, SampleOptions, Sampler, Shape3 } from '../../framework/interfaces.js';
-import type { Rng } from '../../framework/rng.js';
+import { BuildError, drawNoise, inject, runReverseProcess, sampler, tf, TOKENS, Type } from '../../index.js';
+import type { Denoiser, NoiseSchedule, Rng, SampleOptions, Sampler, Shape3, Static } from '../../index.js';
 
 const DdimParams = Type.Object({
   steps: Type.Integer({

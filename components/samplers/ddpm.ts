@@ -2,14 +2,9 @@
  * The paper's ancestral sampler (Ho et al. 2020, Algorithm 2) with σ_t² = β_t: one model
  * call per timestep, T−1 … 1.
  */
+import { drawNoise, inject, runReverseProcess, sampler, TOKENS, Type } from '../../index.js';
+import type { Denoiser, NoiseSchedule, Rng, SampleOptions, Sampler, Shape3 } from '../../index.js';
 import type * as tf from '@tensorflow/tfjs';
-import { inject } from 'inversify';
-import { sampler, Type } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { drawNoise } from '../../framework/diffusion/forward-process.js';
-import { runReverseProcess } from '../../framework/diffusion/reverse-process.js';
-import type { Denoiser, NoiseSchedule, SampleOptions, Sampler, Shape3 } from '../../framework/interfaces.js';
-import type { Rng } from '../../framework/rng.js';
 
 @sampler('ddpm', {
   description: 'Ancestral DDPM sampling, as in the paper: x ← (x − β_t/√(1−ᾱ_t)·ε_θ)/√α_t + √β_t·z for t = T−1 … 1.',

@@ -2,10 +2,8 @@
  * Nichol & Dhariwal's cosine schedule ("Improved DDPM", 2021): ᾱ falls like a squared cosine,
  * so the signal is destroyed more evenly over t than with linear betas.
  */
-import { inject } from 'inversify';
-import { schedule, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { BetaSchedule } from '../../framework/diffusion/schedule-math.js';
+import { BetaSchedule, inject, schedule, TOKENS, Type } from '../../index.js';
+import type { Static } from '../../index.js';
 
 const CosineParams = Type.Object({
   steps: Type.Integer({ minimum: 2, default: 512, description: 'Number of diffusion steps T; timesteps run 1..T-1.' }),

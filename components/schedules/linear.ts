@@ -1,8 +1,6 @@
 /** The paper's schedule (and Ho et al.'s): betas evenly spaced from beta_start to beta_end. */
-import { inject } from 'inversify';
-import { schedule, Type, type Static } from '../../framework/registry/index.js';
-import { TOKENS } from '../../framework/container/tokens.js';
-import { BetaSchedule } from '../../framework/diffusion/schedule-math.js';
+import { BetaSchedule, inject, schedule, TOKENS, Type } from '../../index.js';
+import type { Static } from '../../index.js';
 
 const LinearParams = Type.Object({
   steps: Type.Integer({ minimum: 2, default: 512, description: 'Number of diffusion steps T; timesteps run 1..T-1.' }),

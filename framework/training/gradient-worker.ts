@@ -6,40 +6,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendName } from '../backend.js';
+import { selectBackend } from '../backend.js';
 import { assemble } from '../container/assembly.js';
 import { TOKENS } from '../container/tokens.js';
 import { loadModules } from '../plugins/load.js';
 import { Registry } from '../registry/registry.js';
 import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
-import type { ConfigMap } from '../config/load.js';
 import { LocalGradients } from './gradients.js';
-
-export interface WorkerSetup {
-  /** The modules the main thread's registry was filled from (Registry.modules). */
-  modules: string[];
-  experiment: ConfigMap;
-  backend: BackendName;
-  examplesPerPass: number;
-}
-
-/** A tensor as it crosses threads. */
-export interface TensorData {
-  values: Float32Array | Int32Array;
-  shape: number[];
-  dtype: 'float32' | 'int32';
-}
-
-export interface ShareRequest {
-  weights: Float32Array[];
-  inputs: Record<string, TensorData>;
-  share: number;
-}
-
-export interface ShareResult {
-  loss: number;
-  grads: Float32Array[];
-}
+import type { ShareRequest, ShareResult, WorkerSetup } from './worker-messages.js';
 
 async function start(setup: WorkerSetup): Promise<void> {
   await selectBackend(setup.backend);

@@ -10,7 +10,7 @@ import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
 import type { BackendName } from '../backend.js';
 import { addInto, LocalGradients, type BatchGradients, type GradientComputer } from './gradients.js';
 import { batchSize, sliceBatch } from './slices.js';
-import type { ShareRequest, ShareResult, TensorData, WorkerSetup } from './gradient-worker.js';
+import type { ShareRequest, ShareResult, TensorData, WorkerSetup } from './worker-messages.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const workerFile = new URL(`./gradient-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
