@@ -204,18 +204,18 @@ test('the same seed gives the same initial weights, another seed others', () => 
 test('shapes that do not divide fail at build time with the YAML path', () => {
   const { start, down1, down2, ...rest } = TINY_UNET.stages;
   const tooDeep = { ...TINY_UNET, stages: { start, down1, down2, down3: one('Down', { out: 32 }), ...rest } };
-  assert.match(throwsMessage(() => buildModel(tooDeep)), /^model\.stages\.down3\.0 \(Down on 7×7×32\): .*odd side/);
+  assert.match(throwsMessage(() => buildModel(tooDeep)), /^model\.stages\.down3\.0: Down on 7×7×32: .*odd side/);
 });
 
 test('skip wiring errors name the stage and block', () => {
   const noSkip = { type: 'UNet', stages: { start: one('DoubleConv', { out: 8 }), up: one('Up', { out: 8 }) } };
-  assert.match(throwsMessage(() => buildModel(noSkip, [8, 8, 1])), /^model\.stages\.up\.0 \(Up on 8×8×8\): .*no(ne is)? kept above 8×8/);
+  assert.match(throwsMessage(() => buildModel(noSkip, [8, 8, 1])), /^model\.stages\.up\.0: Up on 8×8×8: .*no(ne is)? kept above 8×8/);
 
   const neverUp = { type: 'UNet', stages: { start: one('DoubleConv', { out: 8 }), down: one('Down', { out: 8 }) } };
   assert.match(throwsMessage(() => buildModel(neverUp, [8, 8, 1])), /^model\.stages: the last block outputs 4×4×8/);
 
   const heads = { type: 'UNet', stages: { start: one('DoubleConv', { out: 6 }), attend: one('SelfAttention', { heads: 4 }) } };
-  assert.match(throwsMessage(() => buildModel(heads, [8, 8, 1])), /^model\.stages\.attend\.0 .*4 attention heads do not divide 6/);
+  assert.match(throwsMessage(() => buildModel(heads, [8, 8, 1])), /^model\.stages\.attend\.0: .*4 attention heads do not divide 6/);
 
   const integerStage = { type: 'UNet', stages: { 1: one('DoubleConv', { out: 8 }) } };
   assert.match(throwsMessage(() => buildModel(integerStage, [8, 8, 1])), /^model\.stages\.1: .*must not be an integer/);
