@@ -6,7 +6,7 @@
  * that picks between them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, forceFilterGradFormulation, type FilterGradFormulation } from '../framework/kernels/wasm-kernels.js';
+import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, type FilterGradFormulation } from '../framework/kernels/wasm-kernels.js';
 import { valuesOf } from '../framework/tensors.js';
 import { fastestOfRounds, gflops, medianOfRounds, table, type Benchmark, type BenchmarkContext } from './harness.js';
 
@@ -222,14 +222,8 @@ async function measureSmallShape(shape: SmallShape): Promise<SmallShapeResult> {
   const x = tf.randomNormal<tf.Rank.R4>([batch, size, size, shape.in]);
   const filter = tf.randomNormal<tf.Rank.R4>([KERNEL, KERNEL, shape.in, shape.out]);
   const dy = tf.randomNormal<tf.Rank.R4>([batch, size, size, shape.out]);
-  const dW = (formulation?: FilterGradFormulation) => () => {
-    forceFilterGradFormulation(formulation);
-    try {
-      runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...CONV_ATTRS, filterShape: filter.shape }));
-    } finally {
-      forceFilterGradFormulation(undefined);
-    }
-  };
+  const dW = (formulation?: FilterGradFormulation) => () =>
+    runAndFree(() => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...CONV_ATTRS, filterShape: filter.shape, ...(formulation ? { formulation } : {}) }));
   try {
     const ms = await medianOfRounds({
       forward: () => runAndFree(() => tf.conv2d(x, filter, 1, 'same')),

@@ -5,8 +5,8 @@ import { requestedBackend, selectBackend } from '../framework/backend.js';
 import {
   displacedWasmKernel,
   filterGradFormulation,
-  forceFilterGradFormulation,
   registerWasmTrainingKernels,
+  type FilterGradAttrs,
   type FilterGradFormulation,
 } from '../framework/kernels/wasm-kernels.js';
 import { backendReady } from './setup.js';
@@ -129,13 +129,27 @@ test('conv2d gradients match cpu at the UNet shapes', async () => {
   for (const c of cases) await assertConvGradientsMatchCpu(c);
 });
 
-/** Runs `body` with dW forced to `formulation`, then hands dW back to the shape rule. */
-async function withFormulation(formulation: FilterGradFormulation, body: () => unknown): Promise<void> {
-  forceFilterGradFormulation(formulation);
+/** dW of one call, with `formulation` asked for where given (wasm only); x and dy are freed. */
+function filterGrad(x: tf.Tensor, dy: tf.Tensor, c: ConvCase, formulation?: FilterGradFormulation): tf.Tensor {
+  const filterShape = [...c.kernel, c.input[3], c.outChannels] as [number, number, number, number];
+  const attrs: FilterGradAttrs = { strides: c.strides, pad: c.pad as FilterGradAttrs['pad'], dataFormat: 'NHWC', filterShape, formulation };
+  return tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** dW on wasm by `formulation` against the cpu backend's, for one random x and upstream gradient. */
+async function assertFilterGradMatchesCpu(c: ConvCase, formulation: FilterGradFormulation): Promise<void> {
+  const x = randomHost(c.input);
+  const conv = (a: tf.Tensor, w: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad);
+  const dy = randomHost(outputShape(conv as Differentiable, [x, randomHost([...c.kernel, c.input[3], c.outChannels])]));
+  const on = async (backend: string, asked?: FilterGradFormulation) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => Float32Array.from(filterGrad(toTensor(x), toTensor(dy), c, asked).dataSync()));
+  };
   try {
-    await body();
+    const error = relativeError(await on('wasm', formulation), await on('cpu'));
+    assert.ok(error < MAX_RELATIVE_ERROR, `${JSON.stringify(c)} by ${formulation}: relative error ${error}`);
   } finally {
-    forceFilterGradFormulation(undefined);
+    await tf.setBackend('wasm');
   }
 }
 
@@ -154,9 +168,7 @@ const FORMULATION_CASES: ConvCase[] = [
 
 for (const formulation of ['conv', 'im2col'] as const) {
   test(`dW by ${formulation} matches cpu: Cin 1, odd sizes, strides 1 and 2, valid, even and 1-wide kernels, explicit pads`, async () => {
-    await withFormulation(formulation, async () => {
-      for (const c of FORMULATION_CASES) await assertConvGradientsMatchCpu(c);
-    });
+    for (const c of FORMULATION_CASES) await assertFilterGradMatchesCpu(c, formulation);
   });
 }
 
@@ -216,31 +228,33 @@ test('a tiny UNet piece has the same gradients on wasm and cpu', async () => {
 });
 
 test('repeated gradients leak no tensors and no wasm buffers, with either dW formulation', async () => {
-  const step = (strides: number, pad: 'same' | 'valid', size: number) => {
+  const step = (strides: number, pad: 'same' | 'valid', size: number, formulation: FilterGradFormulation) => {
     const x = tf.randomNormal([2, size, size, 3]);
     const w = tf.randomNormal([3, 3, 3, 4]);
     const loss = (a: tf.Tensor, b: tf.Tensor) =>
       tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), 2, 2, 'same').sum();
     tf.dispose([...tf.grads(loss)([x, w]), x, w]);
-  };
-  const everyGeometry = () => {
-    step(1, 'same', 8);
-    step(2, 'same', 7);
-    step(2, 'valid', 8);
-    step(1, 'valid', 7);
+    const c: ConvCase = { input: [2, size, size, 3], kernel: [3, 3], outChannels: 4, strides, pad };
+    const dy = tf.randomNormal(tf.tidy(() => tf.conv2d(tf.zeros(c.input) as tf.Tensor4D, tf.zeros([3, 3, 3, 4]) as tf.Tensor4D, strides, pad).shape));
+    const input = tf.randomNormal(c.input);
+    tf.dispose([filterGrad(input, dy, c, formulation), input, dy]);
   };
   for (const formulation of ['conv', 'im2col'] as const) {
-    await withFormulation(formulation, () => {
-      everyGeometry();
-      const before = tf.memory();
-      const buffersBefore = tf.backend().numDataIds();
-      for (let i = 0; i < 3; i++) everyGeometry();
-      const after = tf.memory();
-      assert.is(after.numTensors, before.numTensors, `${formulation}: engine tensors`);
-      assert.is(after.numDataBuffers, before.numDataBuffers, `${formulation}: engine data buffers`);
-      assert.is(after.numBytes, before.numBytes, `${formulation}: engine bytes`);
-      assert.is(tf.backend().numDataIds(), buffersBefore, `${formulation}: wasm backend buffers`);
-    });
+    const everyGeometry = () => {
+      step(1, 'same', 8, formulation);
+      step(2, 'same', 7, formulation);
+      step(2, 'valid', 8, formulation);
+      step(1, 'valid', 7, formulation);
+    };
+    everyGeometry();
+    const before = tf.memory();
+    const buffersBefore = tf.backend().numDataIds();
+    for (let i = 0; i < 3; i++) everyGeometry();
+    const after = tf.memory();
+    assert.is(after.numTensors, before.numTensors, `${formulation}: engine tensors`);
+    assert.is(after.numDataBuffers, before.numDataBuffers, `${formulation}: engine data buffers`);
+    assert.is(after.numBytes, before.numBytes, `${formulation}: engine bytes`);
+    assert.is(tf.backend().numDataIds(), buffersBefore, `${formulation}: wasm backend buffers`);
   }
 });
 

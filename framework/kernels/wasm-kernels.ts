@@ -151,12 +151,12 @@ function filterGradPadAfter(inSize: number, kernel: number, padBefore: number, o
 /** The two ways `conv2DBackpropFilter` can compute dW; see `filterGradFormulation`. */
 export type FilterGradFormulation = 'conv' | 'im2col';
 
-let forcedFormulation: FilterGradFormulation | undefined;
-
-/** Makes dW use one formulation whatever the shape (undefined: back to the rule), for tests and benchmarks. */
-export function forceFilterGradFormulation(formulation: FilterGradFormulation | undefined): void {
-  forcedFormulation = formulation;
-}
+/**
+ * The attributes of a Conv2DBackpropFilter call; `formulation` (xp's own, which tfjs passes
+ * through) makes this one call use a formulation whatever the shape rule says: tests and
+ * benchmarks compare the two that way, with no switch that outlives the call.
+ */
+export type FilterGradAttrs = tf.Conv2DBackpropFilterAttrs & { formulation?: FilterGradFormulation };
 
 /**
  * Which formulation computes dW for a conv: 'im2col' at stride 1 with at least 28 x 28 output
@@ -178,7 +178,6 @@ export function forceFilterGradFormulation(formulation: FilterGradFormulation | 
  * strides keep 'conv' (im2col's strided slices were not measured faster).
  */
 export function filterGradFormulation(info: tf.backend_util.Conv2DInfo): FilterGradFormulation {
-  if (forcedFormulation) return forcedFormulation;
   const unitStride = info.strideHeight === 1 && info.strideWidth === 1;
   const bigGrid = info.outHeight * info.outWidth >= 28 * 28;
   const worthIt = info.outChannels >= 48 || (info.inChannels === 1 && info.outChannels >= 16);
@@ -187,9 +186,9 @@ export function filterGradFormulation(info: tf.backend_util.Conv2DInfo): FilterG
 
 function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const a = attrs as unknown as FilterGradAttrs;
   const info = convInfo(x.shape as Shape4D, a.filterShape, a);
-  const formulation = filterGradFormulation(info);
+  const formulation = a.formulation ?? filterGradFormulation(info);
   return withScratch(backend as tf.KernelBackend, (run, adopt) =>
     formulation === 'im2col' ? filterGradByMatMul(run, adopt, backend as BackendWasm, x, dy, info) : filterGradByConv(run, x, dy, info));
 }
