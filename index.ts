@@ -24,6 +24,7 @@ export { loadMnist, mnistFiles, MNIST_CLASSES, MNIST_SIZE, type MnistSet } from 
 export { BetaSchedule } from './framework/diffusion/schedule-math.js';
 export { drawNoise, ForwardProcess } from './framework/diffusion/forward-process.js';
 export { runReverseProcess } from './framework/diffusion/reverse-process.js';
+export { minSnrWeight, noiseFrom, PREDICTIONS, targetOf, type Prediction, type Scales } from './framework/diffusion/prediction.js';
 
 // What callbacks and optimizers build on.
 export { EmaWeights } from './framework/training/ema-weights.js';

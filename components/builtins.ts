@@ -19,6 +19,7 @@ export * from './objectives/cross-entropy.js';
 export * from './objectives/noise-prediction.js';
 export * from './optimizers/adam.js';
 export * from './samplers/ddim.js';
+export * from './samplers/dpm-solver-pp.js';
 export * from './samplers/ddpm.js';
 export * from './schedules/cosine.js';
 export * from './schedules/linear.js';

@@ -64,9 +64,11 @@ export interface Trainable {
   dispose(): void;
 }
 
-/** A noise-predicting network ε_θ(x_t, t). */
+/** A denoising network: ε_θ(x_t, t), or x_0 or v where `prediction` says so. */
 export interface Denoiser extends Trainable {
-  /** xt: [n, h, w, c]; t: [n] integer timesteps (float32 or int32). Returns predicted noise, same shape as xt. */
+  /** What predict() returns (framework/diffusion/prediction.ts); default 'epsilon', the noise. */
+  readonly prediction?: 'epsilon' | 'v' | 'x0';
+  /** xt: [n, h, w, c]; t: [n] integer timesteps (float32 or int32). Returns the prediction, same shape as xt. */
   predict(xt: tf.Tensor4D, t: tf.Tensor1D): tf.Tensor4D;
 }
 

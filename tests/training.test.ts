@@ -86,6 +86,28 @@ test('the tensor count stays flat across 20 training steps, with EMA and samplin
   assert.equal(record.images, ['Training/ImagesOverTime@5', 'Training/ImagesOverTime@10', 'Training/ImagesOverTime@15', 'Training/ImagesOverTime@20']);
 });
 
+test('v-prediction with min-SNR weighting overfits a batch on two threads, samples with DPM-Solver++, and leaks nothing', async () => {
+  const record = await train(
+    tinyOverrides(40, [
+      'model.prediction=v',
+      'objective.min_snr_gamma=5',
+      'objective.timesteps=per-example',
+      'trainer.threads=2',
+      'sampler={type: dpm-solver++, steps: 4}',
+      '+callbacks.grid.type=sample-images',
+      'callbacks.grid.every_steps=20',
+      'callbacks.grid.every_epochs=0',
+      'callbacks.grid.n=2',
+    ]),
+  );
+  const losses = record.scalars.get('Training/MSE')!;
+  assert.ok(losses.every(Number.isFinite));
+  assert.ok(mean(losses.slice(-10)) < mean(losses.slice(0, 5)), `loss went from ${mean(losses.slice(0, 5))} to ${mean(losses.slice(-10))}`);
+  const counts = record.tensorCounts;
+  assert.ok(counts.slice(2).every((c) => c === counts[2]), `tensor counts: ${counts.join(' ')}`);
+  assert.equal(record.images, ['Training/ImagesOverTime@20', 'Training/ImagesOverTime@40']);
+});
+
 test("a sample grid with a sampler of its own uses it, on the run's schedule", async () => {
   const grid = (name: string, sampler?: string) => [
     `+callbacks.${name}.type=sample-images`,

@@ -1,5 +1,5 @@
-import { BuildError, componentRef, Conv2d, inject, model, tf, timestepEmbedding, TOKENS, Type } from '../../index.js';
-import type { Block, BlockClass, BlockFactory, ComponentConfig, Denoiser, ParamStore, Registry, Shape3, Static, SummaryRow } from '../../index.js';
+import { BuildError, componentRef, Conv2d, inject, model, PREDICTIONS, stringEnum, tf, timestepEmbedding, TOKENS, Type } from '../../index.js';
+import type { Block, BlockClass, BlockFactory, ComponentConfig, Denoiser, ParamStore, Prediction, Registry, Shape3, Static, SummaryRow } from '../../index.js';
 
 const UNetParams = Type.Object(
   {
@@ -26,6 +26,12 @@ const UNetParams = Type.Object(
     out_channels: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Channels of the final conv1x1; default: the image channels.' }),
     ),
+    prediction: stringEnum(PREDICTIONS, {
+      default: 'epsilon',
+      description:
+        "What the network outputs: 'epsilon', the noise (Ho et al. 2020, the paper); 'x0', the clean image; or " +
+        "'v' = √ᾱ·ε − √(1−ᾱ)·x0 (Salimans & Ho 2022). Training regresses it and every sampler converts it to ε.",
+    }),
   },
   { additionalProperties: false },
 );
@@ -62,6 +68,7 @@ interface BuildContext {
   params: UNetParams,
 })
 export class UNet implements Denoiser {
+  readonly prediction: Prediction;
   private readonly timeDim: number;
   private readonly steps: Step[];
   private readonly output: Conv2d;
@@ -77,6 +84,7 @@ export class UNet implements Denoiser {
     @inject(TOKENS.Registry) registry: Registry,
   ) {
     this.timeDim = params.time_dim;
+    this.prediction = params.prediction;
     this.steps = buildStages(params.stages, { path, imageShape, embeddingDim: params.time_dim, store, buildBlock, registry });
     this.outputInShape = this.steps[this.steps.length - 1].block.outShape;
     requireImageResolution(this.outputInShape, imageShape, path);

@@ -52,7 +52,7 @@ export class DdimSampler implements Sampler {
 
   sample(model: Denoiser, n: number, shape: Shape3, rng: Rng, options?: SampleOptions): tf.Tensor4D {
     const { alphaBars } = this.schedule;
-    return runReverseProcess(model, n, shape, rng, this.timesteps, (x, predictedNoise, position) => {
+    return runReverseProcess(model, this.schedule, n, shape, rng, this.timesteps, (x, predictedNoise, position) => {
       const alphaBar = alphaBars[this.timesteps[position]];
       // Past the last timestep lies the data itself: ᾱ = 1, no noise left.
       const previous = position + 1 < this.timesteps.length ? alphaBars[this.timesteps[position + 1]] : 1;

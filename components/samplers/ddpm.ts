@@ -24,7 +24,7 @@ export class DdpmSampler implements Sampler {
 
   sample(model: Denoiser, n: number, shape: Shape3, rng: Rng, options?: SampleOptions): tf.Tensor4D {
     const { betas, alphas, alphaBars } = this.schedule;
-    return runReverseProcess(model, n, shape, rng, this.timesteps, (x, predictedNoise, position) => {
+    return runReverseProcess(model, this.schedule, n, shape, rng, this.timesteps, (x, predictedNoise, position) => {
       const t = this.timesteps[position];
       const mean: tf.Tensor4D = x.sub(predictedNoise.mul(betas[t] / Math.sqrt(1 - alphaBars[t]))).div(Math.sqrt(alphas[t]));
       // The last step (t = 1) adds no noise: its output is the sample.

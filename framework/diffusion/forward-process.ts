@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NoiseSchedule } from '../interfaces.js';
 import type { Rng } from '../rng.js';
+import type { Scales } from './prediction.js';
 
 /**
  * `per-batch`: one t shared by the whole batch, as the paper's code does.
@@ -28,9 +29,15 @@ export class ForwardProcess {
   /** x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε, with t: [n] int32, one timestep per example. */
   qSample(x0: tf.Tensor4D, t: tf.Tensor1D, noise: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const perExample = (table: tf.Tensor1D) => tf.gather(table, t).reshape([-1, 1, 1, 1]);
-      return tf.add(tf.mul(perExample(this.signalScale), x0), tf.mul(perExample(this.noiseScale), noise));
+      const { alpha, sigma } = this.scales(t);
+      return tf.add(tf.mul(alpha, x0), tf.mul(sigma, noise));
     });
+  }
+
+  /** √ᾱ_t and √(1 − ᾱ_t) of each example, as [n, 1, 1, 1]; call inside tf.tidy. */
+  scales(t: tf.Tensor1D): Scales<tf.Tensor4D> {
+    const perExample = (table: tf.Tensor1D) => tf.gather(table, t).reshape([-1, 1, 1, 1]) as tf.Tensor4D;
+    return { alpha: perExample(this.signalScale), sigma: perExample(this.noiseScale) };
   }
 
   /** n timesteps, each uniform on 1..T−1 (t = 0 is never trained, as in the paper). */
