@@ -13,6 +13,7 @@ export * from './callbacks/ema.js';
 export * from './callbacks/eval.js';
 export * from './callbacks/sample-images.js';
 export * from './datasets/mnist.js';
+export * from './lr-schedules/warmup-cosine.js';
 export * from './models/MnistClassifier.js';
 export * from './models/UNet.js';
 export * from './objectives/cross-entropy.js';

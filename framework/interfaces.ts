@@ -259,6 +259,16 @@ export interface FitResult {
   steps: number;
   epochs: number;
   lastLoss?: number;
+  /** Set where the run ended at its time budget (`trainer.max_minutes`) rather than its step budget. */
+  stoppedBy?: 'max_minutes';
+}
+
+/**
+ * A learning-rate schedule: the factor on the optimizer's configured rate before the optimizer
+ * step that follows `step` steps, of a run of `totalSteps`. Registered with `@lrSchedule`.
+ */
+export interface LearningRateSchedule {
+  factor(step: number, totalSteps: number): number;
 }
 
 export interface Trainer {

@@ -5,7 +5,8 @@ import { backendReady } from './setup.js';
 import { resolveExperiment } from '../framework/config/resolve.js';
 import { assemble, instantiate } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
-import type { Callback, Recorder, Trainer, TrainingContext } from '../framework/interfaces.js';
+import type { Callback, FitResult, Recorder, Trainer, TrainingContext } from '../framework/interfaces.js';
+import { WarmupCosine } from '../components/lr-schedules/warmup-cosine.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { ModelWeightSets } from '../framework/training/weight-sets.js';
 import { valuesOf } from '../framework/tensors.js';
@@ -44,15 +45,20 @@ const tinyOverrides = (steps: number, extra: string[] = []) => [
   ...extra,
 ];
 
-async function train(overrides: string[]): Promise<MemoryRecorder> {
+async function fit(overrides: string[]): Promise<{ record: MemoryRecorder; result: FitResult }> {
   await backendReady;
   const config = await resolveExperiment('experiments/mnist-standard.yaml', { registry: registerBuiltins(), overrides });
   const container = assemble(config);
   const trainer = container.get(TOKENS.Trainer) as Trainer;
   const record = new MemoryRecorder();
   const result = await trainer.fit({ record, stopRequested: () => false, quiet: true });
-  assert.is(result.status, 'completed');
   (container.get(TOKENS.Model) as { dispose(): void }).dispose();
+  return { record, result };
+}
+
+async function train(overrides: string[]): Promise<MemoryRecorder> {
+  const { record, result } = await fit(overrides);
+  assert.is(result.status, 'completed');
   return record;
 }
 
@@ -106,6 +112,34 @@ test('v-prediction with min-SNR weighting overfits a batch on two threads, sampl
   const counts = record.tensorCounts;
   assert.ok(counts.slice(2).every((c) => c === counts[2]), `tensor counts: ${counts.join(' ')}`);
   assert.equal(record.images, ['Training/ImagesOverTime@20', 'Training/ImagesOverTime@40']);
+});
+
+test('warmup-cosine: a linear climb to the full rate, then half a cosine down to the final factor at the last step', () => {
+  const schedule = new WarmupCosine({ warmup_steps: 4, final_factor: 0.1 });
+  assert.equal([0, 1, 2, 3].map((step) => schedule.factor(step, 20)), [0.25, 0.5, 0.75, 1]);
+  assert.is(schedule.factor(4, 20), 1);
+  assert.ok(Math.abs(schedule.factor(19, 20) - 0.1) < 1e-12);
+  const middle = schedule.factor(4 + 7.5, 20);
+  assert.ok(Math.abs(middle - 0.55) < 1e-12, `halfway: ${middle}`);
+});
+
+test('the run loop sets the scheduled rate before each step and records it; it changes the losses', async () => {
+  const scheduled = await train(tinyOverrides(6, ['lr_schedule={type: warmup-cosine, warmup_steps: 2, final_factor: 0}']));
+  const rates = scheduled.scalars.get('Training/LearningRate')!;
+  assert.equal(rates.slice(0, 2), [0.0015, 0.003]);
+  assert.is(rates[5], 0);
+  const constant = await train(tinyOverrides(6));
+  assert.is(constant.scalars.get('Training/LearningRate'), undefined);
+  assert.not.equal(scheduled.scalars.get('Training/MSE'), constant.scalars.get('Training/MSE'));
+});
+
+test('a time budget ends the run as completed, with its at-end callbacks, and says so', async () => {
+  const { record, result } = await fit(
+    tinyOverrides(10000, ['trainer.max_minutes=0.002', '+callbacks.final.type=sample-images', 'callbacks.final.every_epochs=0', 'callbacks.final.at_end=true', 'callbacks.final.n=1']),
+  );
+  assert.equal([result.status, result.stoppedBy], ['completed', 'max_minutes']);
+  assert.ok(result.steps > 0 && result.steps < 10000, `${result.steps} steps`);
+  assert.equal(record.images, [`Training/ImagesOverTime@${result.steps}`]);
 });
 
 test("a sample grid with a sampler of its own uses it, on the run's schedule", async () => {

@@ -15,6 +15,7 @@ export const COMPONENT_SECTIONS = {
   dataset: 'dataset',
   schedule: 'schedule',
   optimizer: 'optimizer',
+  lr_schedule: 'lr_schedule',
   sampler: 'sampler',
 } as const satisfies Record<string, Kind>;
 

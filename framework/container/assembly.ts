@@ -35,6 +35,7 @@ const SECTION_TOKENS: Record<keyof typeof COMPONENT_SECTIONS, symbol> = {
   dataset: TOKENS.Dataset,
   schedule: TOKENS.Schedule,
   optimizer: TOKENS.Optimizer,
+  lr_schedule: TOKENS.LrSchedule,
   sampler: TOKENS.Sampler,
 };
 

@@ -39,7 +39,8 @@ export function checkBuild(experiment: ResolvedExperiment, options: AssembleOpti
 }
 
 function sectionToken(section: string): symbol {
-  return TOKENS[(section[0].toUpperCase() + section.slice(1)) as keyof typeof TOKENS];
+  const name = section.replace(/(^|_)(\w)/g, (_, _sep, c: string) => c.toUpperCase());
+  return TOKENS[name as keyof typeof TOKENS];
 }
 
 function positioned<T>(experiment: ResolvedExperiment, build: () => T): T {

@@ -22,6 +22,8 @@ export const TOKENS = {
   Dataset: Symbol.for('xp.Dataset'),
   Schedule: Symbol.for('xp.Schedule'),
   Optimizer: Symbol.for('xp.Optimizer'),
+  /** The optional `lr_schedule:` section (see interfaces.ts LearningRateSchedule). */
+  LrSchedule: Symbol.for('xp.LrSchedule'),
   Sampler: Symbol.for('xp.Sampler'),
   /** Every callback of the experiment (multi-injected). */
   Callback: Symbol.for('xp.Callback'),

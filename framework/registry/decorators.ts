@@ -30,6 +30,7 @@ export const callback = named('callback');
 export const dataset = named('dataset');
 export const optimizer = named('optimizer');
 export const objective = named('objective');
+export const lrSchedule = named('lr_schedule');
 
 /** The module that applied the decorator: the first stack frame outside the registry. */
 function callerFile(): string {

@@ -9,7 +9,7 @@ import type { TObject } from '@sinclair/typebox';
 import { XpError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 
-export const KINDS = ['block', 'model', 'schedule', 'sampler', 'callback', 'dataset', 'optimizer', 'objective'] as const;
+export const KINDS = ['block', 'model', 'schedule', 'sampler', 'callback', 'dataset', 'optimizer', 'lr_schedule', 'objective'] as const;
 export type Kind = (typeof KINDS)[number];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -14,6 +14,7 @@ import type {
   CheckpointRetention,
   Dataset,
   FitResult,
+  LearningRateSchedule,
   Objective,
   OptimizerFactory,
   RunHandle,
@@ -44,6 +45,10 @@ interface LoopParts {
   hooks: Hooks;
   /** The objective's random stream (noise and timesteps, say). */
   rng: Rng;
+  /** Seconds trained before this session (a resumed run's), and when this session's training began. */
+  clock: { before: number; start: number };
+  /** The optimizer's configured learning rate, which a schedule scales. */
+  baseRate: number;
 }
 
 /** The context callbacks see, with the counters the loop moves. */
@@ -61,17 +66,21 @@ export class Runner implements Trainer {
     @inject(TOKENS.Seed) private readonly seed: number,
     @inject(TOKENS.Experiment) private readonly experiment: ConfigMap,
     @inject(TOKENS.Registry) private readonly registry: Registry,
+    @inject(TOKENS.LrSchedule) @optional() private readonly lrSchedule?: LearningRateSchedule,
   ) {}
 
   async fit(run: RunHandle): Promise<FitResult> {
     const root = new Rng(this.seed);
     const batches = this.dataset.batches(root.fork('data'));
+    const optimizer = this.optimizerFactory.create();
     const parts: LoopParts = {
       batches,
-      optimizer: this.optimizerFactory.create(),
+      optimizer,
       hooks: new Hooks(this.callbacks ?? []),
       // 'noise': the stream's name from when the diffusion loss was the only one; kept so seeds give the same runs.
       rng: root.fork('noise'),
+      clock: { before: 0, start: performance.now() },
+      baseRate: rateOf(optimizer),
     };
     const stepsPerEpoch = batches.batchesPerEpoch;
     const totalSteps = Math.min(this.params.max_steps ?? Infinity, this.params.epochs * stepsPerEpoch);
@@ -97,11 +106,16 @@ export class Runner implements Trainer {
     const gradients = await this.gradientComputer(ctx.examplesPerPass);
     try {
       await parts.hooks.fire('onRunBegin', ctx);
+      // The budget is for training: a first-use classifier or the floor metrics of onRunBegin don't count.
+      parts.clock.start = performance.now();
       const lastLoss = await this.loop(ctx, parts, gradients, run, progress);
-      const interrupted = ctx.step < totalSteps;
+      const outOfTime = ctx.step < totalSteps && this.outOfTime(parts);
+      if (outOfTime) ctx.log(`time budget of ${this.params.max_minutes} minutes reached at step ${ctx.step}`);
+      const interrupted = ctx.step < totalSteps && !outOfTime;
       if (interrupted) await ctx.saveCheckpoint();
       else await parts.hooks.fire('onRunEnd', ctx);
-      return { status: interrupted ? 'interrupted' : 'completed', steps: ctx.step, epochs: ctx.epoch + 1, lastLoss };
+      const result: FitResult = { status: interrupted ? 'interrupted' : 'completed', steps: ctx.step, epochs: ctx.epoch + 1, lastLoss };
+      return outOfTime ? { ...result, stoppedBy: 'max_minutes' } : result;
     } finally {
       progress?.stop();
       gradients.dispose();
@@ -122,7 +136,7 @@ export class Runner implements Trainer {
     const { batches, hooks } = parts;
     let lastLoss = NaN;
     let epoch = { lossSum: 0, images: 0, start: performance.now() };
-    while (ctx.step < ctx.totalSteps && !run.stopRequested()) {
+    while (ctx.step < ctx.totalSteps && !run.stopRequested() && !this.outOfTime(parts)) {
       const batch = batches.nextBatch();
       ctx.epoch = batch.epoch;
       if (batch.index === 0) {
@@ -131,6 +145,7 @@ export class Runner implements Trainer {
       }
       const x = batches.toTensor(batch);
       const inputs = this.objective.prepare({ x, labels: batch.labels }, parts.rng);
+      this.scheduleRate(ctx, parts);
       try {
         const loss = await this.optimize(parts.optimizer, gradients, inputs);
         ctx.step += 1;
@@ -159,6 +174,20 @@ export class Runner implements Trainer {
     return Number.isNaN(lastLoss) ? undefined : lastLoss;
   }
 
+  /** Whether the time budget is spent (never, without one). */
+  private outOfTime({ clock }: LoopParts): boolean {
+    const minutes = this.params.max_minutes;
+    return minutes !== undefined && trainedSeconds(clock) >= minutes * 60;
+  }
+
+  /** Sets the scheduled learning rate for the coming step, and records it. */
+  private scheduleRate(ctx: LoopContext, { optimizer, baseRate }: LoopParts): void {
+    if (!this.lrSchedule) return;
+    const rate = baseRate * this.lrSchedule.factor(ctx.step, ctx.totalSteps);
+    (optimizer as unknown as { learningRate: number }).learningRate = rate;
+    ctx.record.scalar('Training/LearningRate', rate, ctx.step + 1);
+  }
+
   /** One optimizer step on the batch; returns its loss. Gradients are optionally clipped to a global norm. */
   private async optimize(optimizer: tf.Optimizer, gradients: GradientComputer, inputs: Record<string, tf.Tensor>): Promise<number> {
     const { loss, grads } = await gradients.compute(inputs);
@@ -178,14 +207,14 @@ export class Runner implements Trainer {
   }
 
   /** Everything that decides the next steps: weights, optimizer moments, data order, the objective's stream, callbacks. */
-  private async capture(ctx: LoopContext, { batches, optimizer, hooks, rng }: LoopParts): Promise<CheckpointData> {
+  private async capture(ctx: LoopContext, { batches, optimizer, hooks, rng, clock }: LoopParts): Promise<CheckpointData> {
     const { state, tensors } = await captureTrainState({ variables: this.model.variables(), optimizer, batches });
     const callbacks = hooks.state();
     for (const [key, part] of Object.entries(callbacks)) {
       for (const [name, tensor] of part.tensors ?? []) tensors.set(`${key}/${name}`, tensor);
     }
     const json = Object.fromEntries(Object.entries(callbacks).map(([key, part]) => [key, part.json ?? null]));
-    return { state: { ...state, epoch: ctx.epoch, noise: rng.state(), callbacks: json }, tensors };
+    return { state: { ...state, epoch: ctx.epoch, noise: rng.state(), callbacks: json, trainSeconds: trainedSeconds(clock) }, tensors };
   }
 
   /** Puts a checkpoint back into the model, the loop's parts and the context. */
@@ -195,7 +224,17 @@ export class Runner implements Trainer {
     parts.hooks.restore(state.callbacks as Record<string, unknown>, tensors);
     ctx.epoch = Number(state.epoch);
     parts.rng = Rng.fromState(state.noise as RngState);
+    parts.clock.before = Number(state.trainSeconds ?? 0);
   }
+}
+
+function trainedSeconds({ before, start }: LoopParts['clock']): number {
+  return before + (performance.now() - start) / 1000;
+}
+
+/** tfjs optimizers keep their rate in a field the type marks protected. */
+function rateOf(optimizer: tf.Optimizer): number {
+  return (optimizer as unknown as { learningRate: number }).learningRate;
 }
 
 function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTensorMap {

@@ -11,6 +11,14 @@ export const TrainerParams = Type.Object(
     max_steps: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Step budget: stop after this many optimizer steps, even mid-epoch' }),
     ),
+    max_minutes: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description:
+          'Time budget in minutes of training (wall clock, resumed runs included): the run ends at it as if it had ' +
+          "reached its last step (at-end callbacks, final checkpoint); run.json says 'stoppedBy: max_minutes'",
+      }),
+    ),
     grad_clip: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Clip gradients to this global norm' })),
     threads: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
       default: 'auto',
