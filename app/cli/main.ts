@@ -75,9 +75,9 @@ export function buildProgram(): Command {
 
   program
     .command('plot <dirs...>')
-    .description('draw scalar curves of runs (a run folder, or any folder above run folders, such as a sweep\'s) as a PNG line chart')
+    .description('draw scalar curves of runs (a run folder, or any folder above run folders, such as a sweep\'s) as a PNG or SVG line chart')
     .requiredOption('--tag <tag>', 'scalar tag to draw, such as Training/MSE (repeatable)', collect)
-    .requiredOption('--out <file>', 'the chart (.png)')
+    .requiredOption('--out <file>', 'the chart (.png or .svg)')
     .option('--csv <file>', 'also write the points as a table: run, tag, step, value')
     .option('--title <text>', 'title above the chart')
     .option('--log-y', 'log scale for the values')
