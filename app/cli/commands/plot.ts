@@ -12,7 +12,7 @@ import { SERIES_COLORS, lineChartOption, type ChartLine } from '../../plot/line-
 import { chartPng, chartSvg } from '../../plot/render.js';
 import { eventFiles, readScalars, type ScalarPoint, type Scalars } from '../../../framework/records/tensorboard/reader.js';
 import { didYouMean } from '../../../framework/suggest.js';
-import { csvCell } from '../../../framework/records/csv.js';
+import { csvCell, float32Text } from '../../../framework/records/csv.js';
 import { runFoldersBelow } from '../../../framework/run/run-folder.js';
 
 export interface PlotOptions {
@@ -120,16 +120,4 @@ function csvTable(curves: Curve[]): string {
     ...curves.flatMap((c) => c.points.map((p) => [c.run, c.tag, String(p.step), float32Text(p.value)])),
   ];
   return rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
-}
-
-/**
- * The shortest decimal that reads back as the same float32, which is what the event file holds:
- * a logged 0.1 is written 0.1, not 0.10000000149011612. Nine digits always suffice.
- */
-function float32Text(value: number): string {
-  for (let digits = 1; digits <= 9; digits++) {
-    const decimal = Number(value.toPrecision(digits));
-    if (Math.fround(decimal) === value) return String(decimal);
-  }
-  return String(value); // NaN
 }

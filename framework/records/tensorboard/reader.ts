@@ -78,18 +78,18 @@ export function eventFiles(dir: string): string[] {
  * repeats the steps after its checkpoint, so at equal steps the later file wins.
  */
 export function readScalars(dir: string): Scalars {
-  const byTag = new Map<string, StepSeries<number>>();
+  const byTag = new Map<string, StepSeries>();
   for (const file of eventFiles(dir)) {
     new EventFileTail(file).readNew((event) => {
       for (const { tag, value } of event.scalars) {
         let series = byTag.get(tag);
-        if (!series) byTag.set(tag, (series = new StepSeries()));
+        if (!series) byTag.set(tag, (series = new StepSeries(1)));
         series.set(event.step, value);
       }
     });
   }
   const scalars: Scalars = new Map();
-  for (const [tag, series] of byTag) scalars.set(tag, series.steps.map((step, i) => ({ step, value: series.items[i] })));
+  for (const [tag, { steps, columns }] of byTag) scalars.set(tag, steps.map((step, i) => ({ step, value: columns[0][i] })));
   return scalars;
 }
 

@@ -1,29 +1,36 @@
 /**
- * One tag's records in step order, one per step. A record at a step already present replaces
- * it: a resumed run writes a new event file that repeats the steps after its checkpoint, and
- * the later write wins. Records almost always arrive in step order, so adding is a push.
+ * One tag's records in step order, one per step, as columns of numbers (a value, its wall
+ * time, ...): plain number arrays, which V8 stores unboxed. A record at a step already present
+ * replaces it: a resumed run writes a new event file that repeats the steps after its
+ * checkpoint, and the later write wins. Records almost always arrive in step order, so adding
+ * one is a push.
  */
-export class StepSeries<T> {
+export class StepSeries {
   readonly steps: number[] = [];
-  readonly items: T[] = [];
+  readonly columns: number[][];
+
+  constructor(columnCount: number) {
+    this.columns = Array.from({ length: columnCount }, () => []);
+  }
 
   get length(): number {
     return this.steps.length;
   }
 
-  set(step: number, item: T): void {
+  /** One number per column. */
+  set(step: number, ...values: number[]): void {
     const last = this.steps.length - 1;
     if (last < 0 || step > this.steps[last]) {
       this.steps.push(step);
-      this.items.push(item);
+      this.columns.forEach((column, c) => column.push(values[c]));
       return;
     }
     const at = firstAtOrAfter(this.steps, step);
     if (this.steps[at] === step) {
-      this.items[at] = item;
+      this.columns.forEach((column, c) => (column[at] = values[c]));
     } else {
       this.steps.splice(at, 0, step);
-      this.items.splice(at, 0, item);
+      this.columns.forEach((column, c) => column.splice(at, 0, values[c]));
     }
   }
 }
