@@ -20,10 +20,11 @@ export interface ChartSettings {
   smoothing: number;
 }
 
-/** Labels for ids: each without the leading folders all of them share (the last part stays). */
+/** Labels for ids: each without the leading folders all of them share (the last part stays); one id alone keeps its last two parts. */
 export function shortLabels(ids: string[]): string[] {
+  if (ids.length < 2) return ids.map((id) => id.split('/').slice(-2).join('/'));
   const parts = ids.map((id) => id.split('/'));
   let shared = 0;
   while (parts.every((p) => shared < p.length - 1 && p[shared] === parts[0][shared])) shared++;
-  return parts.map((p) => p.slice(ids.length > 1 ? shared : p.length - 2).join('/'));
+  return parts.map((p) => p.slice(shared).join('/'));
 }
