@@ -126,19 +126,21 @@ function detailsTable(runs: ShownRun[]): HTMLElement {
   if (runs.length === 0) return el('p', { class: 'empty' }, 'no run selected');
   const row = (run: ShownRun) => {
     const s = run.summary;
+    // The run's data may have found a malformed event file before the list says so.
+    const unreadable = run.detail?.unreadable ?? s.unreadable;
     const seconds = runSeconds(s);
     return el(
       'tr',
       { 'data-run': run.id },
       el('td', {}, el('span', { class: 'swatch', style: `background:${run.color}` }), run.label),
-      el('td', {}, el('span', { class: `status status-${s.unreadable ? 'unreadable' : s.status}` }, s.unreadable ? 'unreadable' : (s.status ?? ''))),
+      el('td', {}, el('span', { class: `status status-${unreadable ? 'unreadable' : s.status}` }, unreadable ? 'unreadable' : (s.status ?? ''))),
       el('td', {}, s.backend ?? ''),
       el('td', { class: 'num' }, s.steps ?? ''),
       el('td', { class: 'num' }, s.lastLoss?.toPrecision(4) ?? ''),
       el('td', {}, s.startedAt ? localTime(s.startedAt) : ''),
       el('td', {}, seconds === undefined ? '' : duration(seconds)),
       el('td', {}, s.checkpoints?.length ? s.checkpoints.map((step) => `step ${step}`).join(', ') : ''),
-      el('td', { class: 'problem' }, s.unreadable ?? s.error ?? ''),
+      el('td', { class: 'problem' }, unreadable ?? s.error ?? ''),
     );
   };
   const headings = ['run', 'status', 'backend', 'steps', 'last loss', 'started', 'duration', 'checkpoints', ''];
@@ -220,6 +222,10 @@ async function update(): Promise<void> {
 }
 
 readAddress();
+window.addEventListener('hashchange', () => {
+  readAddress();
+  void update();
+});
 ($('filter') as HTMLInputElement).addEventListener('input', (e) => {
   state.filter = (e.target as HTMLInputElement).value;
   draw();
