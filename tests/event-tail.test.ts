@@ -1,7 +1,7 @@
 /**
  * Reading event files as they grow (EventFileTail): from the last whole record on, a record
  * still being written waited for, records larger than a read chunk, images located in the file,
- * and resumes; and the board's downsampling and smoothing of what was read.
+ * and resumes; scalar series; and the board's downsampling and smoothing of what was read.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SummaryWriter } from '../framework/records/tensorboard/writer.js';
-import { EventFileTail, type DecodedEvent } from '../framework/records/tensorboard/reader.js';
-import { StepSeries } from '../framework/records/tensorboard/step-series.js';
+import { EventFileTail, type ImageRef } from '../framework/records/tensorboard/reader.js';
+import { ScalarSeries } from '../framework/records/tensorboard/scalar-series.js';
 import { encodeGrayPng } from '../framework/records/png.js';
 import { keptIndices, smooth } from '../app/board/downsample.js';
 
@@ -18,28 +18,41 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-tail-'));
 let dirs = 0;
 const tempDir = () => fs.mkdtempSync(path.join(tmp, `d${dirs++}-`));
 
-function readAll(tail: EventFileTail): DecodedEvent[] {
-  const events: DecodedEvent[] = [];
-  tail.readNew((event) => events.push(event));
-  return events;
+interface Read {
+  records: number;
+  scalars: [number, string, number][];
+  wallTimes: number[];
+  images: ImageRef[];
+  sessionStarts: number[];
 }
 
-const scalarsOf = (events: DecodedEvent[]) => events.flatMap((e) => e.scalars.map(({ tag, value }) => [e.step, tag, value]));
+function readNew(tail: EventFileTail): Read {
+  const read: Read = { records: 0, scalars: [], wallTimes: [], images: [], sessionStarts: [] };
+  read.records = tail.readNew({
+    scalar: (tag, value, step, wallTime) => {
+      read.scalars.push([step, tag, value]);
+      read.wallTimes.push(wallTime);
+    },
+    image: (image) => read.images.push(image),
+    sessionStart: (step) => read.sessionStarts.push(step),
+  });
+  return read;
+}
 
 test('each read returns only the records added since the last, with their wall times', () => {
   const writer = new SummaryWriter(tempDir());
   const tail = new EventFileTail(writer.file);
-  assert.is(readAll(tail).length, 1, 'the file_version record');
+  assert.is(readNew(tail).records, 1, 'the file_version record');
   writer.scalar('loss', 0.5, 1);
   writer.scalar('loss', 0.25, 2);
   writer.flush();
-  const first = readAll(tail);
-  assert.equal(scalarsOf(first), [[1, 'loss', 0.5], [2, 'loss', 0.25]]);
-  assert.ok(first.every((e) => Math.abs(e.wallTime - Date.now() / 1000) < 60), 'wall times in seconds');
-  assert.equal(readAll(tail), [], 'nothing new');
+  const first = readNew(tail);
+  assert.equal(first.scalars, [[1, 'loss', 0.5], [2, 'loss', 0.25]]);
+  assert.ok(first.wallTimes.every((t) => Math.abs(t - Date.now() / 1000) < 60), 'wall times in seconds');
+  assert.is(readNew(tail).records, 0, 'nothing new');
   writer.scalar('loss', 0.125, 3);
   writer.close();
-  assert.equal(scalarsOf(readAll(tail)), [[3, 'loss', 0.125]]);
+  assert.equal(readNew(tail).scalars, [[3, 'loss', 0.125]]);
   assert.is(tail.offset, fs.statSync(writer.file).size);
 });
 
@@ -54,11 +67,11 @@ test('a record being written is waited for, then read whole once complete', () =
   // Byte by byte through the last record: nothing of it shows, and no error, until it is whole.
   for (let end = lastRecordStart; end < whole.length; end += 3) {
     fs.writeFileSync(file, whole.subarray(0, end));
-    assert.equal(scalarsOf(readAll(tail)), [], `${end - lastRecordStart} bytes of the record`);
+    assert.equal(readNew(tail).scalars, [], `${end - lastRecordStart} bytes of the record`);
     assert.is(tail.offset, lastRecordStart);
   }
   fs.writeFileSync(file, whole);
-  assert.equal(scalarsOf(readAll(tail)), [[1, 'loss', 1]]);
+  assert.equal(readNew(tail).scalars, [[1, 'loss', 1]]);
 });
 
 /** The start of the last TFRecord: records are walked by their length fields. */
@@ -81,21 +94,25 @@ test('records larger than the read chunk are read whole; images are located in t
   for (let step = 5; step < 50; step++) writer.scalar('loss', step, step);
   writer.close();
   const tail = new EventFileTail(writer.file, 64); // a chunk smaller than the image record
-  const events = readAll(tail);
+  const read = readNew(tail);
   assert.is(tail.offset, fs.statSync(writer.file).size);
-  assert.equal(events.filter((e) => e.sessionStart).map((e) => e.step), [5]);
-  const [image] = events.flatMap((e) => e.images);
+  assert.equal(read.sessionStarts, [5]);
+  const [image] = read.images;
   assert.equal({ tag: image.tag, width: image.width, height: image.height, index: image.index }, { tag: 'samples', width: 64, height: 64, index: 0 });
   const stored = fs.readFileSync(writer.file).subarray(image.offset, image.offset + image.length);
   assert.ok(Buffer.from(png).equals(stored), 'the PNG bytes at the recorded place');
-  assert.is(scalarsOf(events).length, 45);
+  assert.is(read.scalars.length, 45);
 });
 
-test('a step series keeps step order and lets a later record replace one at the same step', () => {
-  const series = new StepSeries(2);
-  for (const [step, value] of [[1, 10], [2, 20], [4, 40], [3, 30], [2, 21]]) series.set(step, value, step * 100);
-  assert.equal(series.steps, [1, 2, 3, 4]);
-  assert.equal(series.columns, [[10, 21, 30, 40], [100, 200, 300, 400]]);
+test('a scalar series keeps step order and lets a later point replace one at the same step', () => {
+  const series = new ScalarSeries();
+  for (const [step, value] of [[1, 10], [2, 20], [4, 40], [3, 30], [2, 21]]) series.set(step, value, step * 100 + value);
+  assert.equal([...series.steps], [1, 2, 3, 4]);
+  assert.equal([...series.values], [10, 21, 30, 40]);
+  assert.equal([...series.wallTimes], [110, 221, 330, 440]);
+  for (let step = 5; step < 1000; step++) series.set(step, step, step); // past the first capacity
+  assert.is(series.length, 999);
+  assert.equal([...series.values.subarray(0, 6)], [10, 21, 30, 40, 5, 6]);
 });
 
 test('downsampling keeps the ends and every bucket\'s extremes; smoothing is debiased', () => {
@@ -107,8 +124,8 @@ test('downsampling keeps the ends and every bucket\'s extremes; smoothing is deb
   assert.ok(kept.includes(54_321), 'the spike survives');
   assert.ok(kept.every((k, i) => i === 0 || k > kept[i - 1]), 'in order');
   assert.equal(keptIndices([3, 1, 2], 1000), [0, 1, 2]);
-  assert.equal(smooth([2, 2, 2], 0.9).map((v) => Number(v.toFixed(12))), [2, 2, 2], 'a constant stays constant');
-  assert.equal(smooth([1, NaN, 3], 0.5), [1, NaN, (0.25 * 1 + 0.5 * 3) / 0.75]);
+  assert.equal(Array.from(smooth([2, 2, 2], 0.9), (v) => Number(v.toFixed(12))), [2, 2, 2], 'a constant stays constant');
+  assert.equal([...smooth([1, NaN, 3], 0.5)], [1, NaN, (0.25 * 1 + 0.5 * 3) / 0.75]);
 });
 
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));

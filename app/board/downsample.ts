@@ -5,7 +5,7 @@
  */
 
 /** The indices kept: the first and last point, and each bucket's minimum and maximum, in order. */
-export function keptIndices(values: readonly number[], points: number): number[] {
+export function keptIndices(values: ArrayLike<number>, points: number): number[] {
   const n = values.length;
   if (n <= points) return Array.from({ length: n }, (_, i) => i);
   const buckets = Math.max(1, Math.floor((points - 2) / 2));
@@ -32,13 +32,19 @@ export function keptIndices(values: readonly number[], points: number): number[]
  * debiased so that the first points are not pulled toward 0. Non-finite values pass through
  * and do not enter the average.
  */
-export function smooth(values: readonly number[], weight: number): number[] {
+export function smooth(values: ArrayLike<number>, weight: number): Float64Array {
+  const smoothed = new Float64Array(values.length);
   let average = 0;
   let count = 0;
-  return values.map((value) => {
-    if (!Number.isFinite(value)) return value;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (!Number.isFinite(value)) {
+      smoothed[i] = value;
+      continue;
+    }
     average = average * weight + (1 - weight) * value;
     count++;
-    return average / (1 - weight ** count);
-  });
+    smoothed[i] = average / (1 - weight ** count);
+  }
+  return smoothed;
 }

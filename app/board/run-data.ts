@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EventFileTail, eventFiles, type DecodedEvent, type ImageRef } from '../../framework/records/tensorboard/reader.js';
-import { StepSeries } from '../../framework/records/tensorboard/step-series.js';
+import { EventFileTail, eventFiles, type EventVisitor, type ImageRef } from '../../framework/records/tensorboard/reader.js';
+import { ScalarSeries } from '../../framework/records/tensorboard/scalar-series.js';
 import { csvCell, float32Text } from '../../framework/records/csv.js';
 import type { RunInfo } from '../../framework/run/run-folder.js';
 import type { ImageEntry, RunDetail, RunStatus, RunSummary, ScalarCurve } from './api.js';
@@ -20,13 +20,34 @@ const STATUSES: readonly RunStatus[] = ['running', 'completed', 'failed', 'inter
 type ImageRecord = ImageEntry & Pick<ImageRef, 'file' | 'offset' | 'length'>;
 
 /** What the event files hold, read so far. */
-class EventData {
+class EventData implements EventVisitor {
   readonly tails = new Map<string, EventFileTail>();
-  /** Tag -> columns value, wall time. */
-  readonly scalars = new Map<string, StepSeries>();
+  readonly scalars = new Map<string, ScalarSeries>();
   readonly images = new Map<string, ImageRecord[]>();
   readonly resumes: { step: number; wallTime: number }[] = [];
   lastStep = 0;
+
+  scalar(tag: string, value: number, step: number, wallTime: number): void {
+    let series = this.scalars.get(tag);
+    if (!series) this.scalars.set(tag, (series = new ScalarSeries()));
+    series.set(step, value, wallTime);
+    if (step > this.lastStep) this.lastStep = step;
+  }
+
+  image({ tag, index, width, height, file, offset, length }: ImageRef, step: number, wallTime: number): void {
+    let records = this.images.get(tag);
+    if (!records) this.images.set(tag, (records = []));
+    const record: ImageRecord = { step, index, wallTime, width, height, file, offset, length };
+    // As with scalars, a resumed run's later image at the same step replaces the earlier one.
+    const same = records.findIndex((r) => r.step === step && r.index === index);
+    if (same >= 0) records[same] = record;
+    else records.push(record);
+    if (records.length > 1 && compareImages(records.at(-2)!, record) > 0) records.sort(compareImages);
+  }
+
+  sessionStart(step: number, wallTime: number): void {
+    this.resumes.push({ step, wallTime });
+  }
 }
 
 export class RunData {
@@ -94,10 +115,9 @@ export class RunData {
     const events = this.readEvents();
     if (this.unreadable()) return {};
     return Object.fromEntries(
-      [...events.scalars].map(([tag, { steps, columns }]) => {
-        const [values, wallTimes] = columns;
+      [...events.scalars].map(([tag, { steps, values, wallTimes }]) => {
         const kept = keptIndices(values, points);
-        const pick = (column: readonly number[]) => kept.map((i) => column[i]);
+        const pick = (column: ArrayLike<number>) => kept.map((i) => column[i]);
         const curve: ScalarCurve = { total: steps.length, step: pick(steps), wallTime: pick(wallTimes), value: pick(values) };
         if (smoothing > 0) curve.smoothed = pick(smooth(values, smoothing));
         return [tag, curve];
@@ -109,8 +129,8 @@ export class RunData {
   csv(tag: string): string | undefined {
     const series = this.readEvents().scalars.get(tag);
     if (!series || this.unreadable()) return undefined;
-    const [values, wallTimes] = series.columns;
-    const rows = series.steps.map((step, i) => `${step},${wallTimes[i]},${float32Text(values[i])}`);
+    const { steps, values, wallTimes } = series;
+    const rows = Array.from(steps, (step, i) => `${step},${wallTimes[i]},${float32Text(values[i])}`);
     return [`step,wall_time,${csvCell(tag)}`, ...rows, ''].join('\n');
   }
 
@@ -133,7 +153,7 @@ export class RunData {
     const info = this.readInfo();
     if (info?.metrics && info.status !== 'running') return info.metrics;
     const events = this.readEvents();
-    return Object.fromEntries([...events.scalars].map(([tag, { columns }]) => [tag, columns[0][columns[0].length - 1]]));
+    return Object.fromEntries([...events.scalars].map(([tag, { values }]) => [tag, values[values.length - 1]]));
   }
 
   /** Frees what was read from the event files; the next request reads them again. */
@@ -173,7 +193,7 @@ export class RunData {
       for (const file of eventFiles(this.dir)) {
         let tail = events.tails.get(file);
         if (!tail) events.tails.set(file, (tail = new EventFileTail(file)));
-        tail.readNew((event) => addEvent(events, event));
+        tail.readNew(events);
       }
     } catch (err) {
       // The message starts with the file's path; below the run folder is enough.
@@ -187,27 +207,6 @@ export class RunData {
       .map((entry) => /^step-(\d+)$/.exec(entry.name))
       .filter((match) => match !== null)
       .map((match) => Number(match[1]));
-  }
-}
-
-function addEvent(events: EventData, event: DecodedEvent): void {
-  const { step, wallTime } = event;
-  if (event.sessionStart) events.resumes.push({ step, wallTime });
-  for (const { tag, value } of event.scalars) {
-    let series = events.scalars.get(tag);
-    if (!series) events.scalars.set(tag, (series = new StepSeries(2)));
-    series.set(step, value, wallTime);
-    events.lastStep = Math.max(events.lastStep, step);
-  }
-  for (const { tag, index, width, height, file, offset, length } of event.images) {
-    let records = events.images.get(tag);
-    if (!records) events.images.set(tag, (records = []));
-    const record: ImageRecord = { step, index, wallTime, width, height, file, offset, length };
-    // As with scalars, a resumed run's later image at the same step replaces the earlier one.
-    const same = records.findIndex((r) => r.step === step && r.index === index);
-    if (same >= 0) records[same] = record;
-    else records.push(record);
-    if (records.length > 1 && compareImages(records.at(-2)!, record) > 0) records.sort(compareImages);
   }
 }
 

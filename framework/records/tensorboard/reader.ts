@@ -11,11 +11,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { XpError } from '../../errors.js';
 import { maskedCrc32c } from './crc.js';
 import { SessionStatus } from './proto.js';
-import { StepSeries } from './step-series.js';
+import { ScalarSeries } from './scalar-series.js';
 
 export interface ScalarPoint {
   step: number;
@@ -25,11 +24,6 @@ export interface ScalarPoint {
 
 /** Each tag's points, sorted by step, one point per step. */
 export type Scalars = Map<string, ScalarPoint[]>;
-
-export interface TaggedValue {
-  tag: string;
-  value: number;
-}
 
 /** Where one recorded image's PNG bytes lie in its event file, so that it is read only when shown. */
 export interface ImageRef {
@@ -43,15 +37,15 @@ export interface ImageRef {
   length: number;
 }
 
-/** What xp reads of an Event: its step and time, scalars, images, and whether it marks a (re)start. */
-export interface DecodedEvent {
-  step: number;
-  /** Seconds since the Unix epoch. */
-  wallTime: number;
-  scalars: TaggedValue[];
-  images: ImageRef[];
+/**
+ * What a reader is told of each event, in file order: its scalars, its images and the
+ * (re)starts of a run. `wallTime` is in seconds since the Unix epoch.
+ */
+export interface EventVisitor {
+  scalar?(tag: string, value: number, step: number, wallTime: number): void;
+  image?(image: ImageRef, step: number, wallTime: number): void;
   /** A SessionLog START: `xp run --resume` writes one at the step it resumes from. */
-  sessionStart: boolean;
+  sessionStart?(step: number, wallTime: number): void;
 }
 
 /** TFRecord framing: u64 length, masked CRC of those 8 bytes, data, masked CRC of the data. */
@@ -78,18 +72,17 @@ export function eventFiles(dir: string): string[] {
  * repeats the steps after its checkpoint, so at equal steps the later file wins.
  */
 export function readScalars(dir: string): Scalars {
-  const byTag = new Map<string, StepSeries>();
-  for (const file of eventFiles(dir)) {
-    new EventFileTail(file).readNew((event) => {
-      for (const { tag, value } of event.scalars) {
-        let series = byTag.get(tag);
-        if (!series) byTag.set(tag, (series = new StepSeries(1)));
-        series.set(event.step, value);
-      }
-    });
-  }
+  const byTag = new Map<string, ScalarSeries>();
+  const visitor: EventVisitor = {
+    scalar(tag, value, step, wallTime) {
+      let series = byTag.get(tag);
+      if (!series) byTag.set(tag, (series = new ScalarSeries()));
+      series.set(step, value, wallTime);
+    },
+  };
+  for (const file of eventFiles(dir)) new EventFileTail(file).readNew(visitor);
   const scalars: Scalars = new Map();
-  for (const [tag, { steps, columns }] of byTag) scalars.set(tag, steps.map((step, i) => ({ step, value: columns[0][i] })));
+  for (const [tag, { steps, values }] of byTag) scalars.set(tag, Array.from(steps, (step, i) => ({ step, value: values[i] })));
   return scalars;
 }
 
@@ -105,14 +98,15 @@ export class EventFileTail {
   offset = 0;
   /** Tags whose metadata named the images plugin: later values may carry the tensor alone. */
   private readonly imageTags = new Set<string>();
+  private readonly tags = new TagTexts();
 
   constructor(
     readonly file: string,
     private readonly chunkBytes = 8 << 20,
   ) {}
 
-  /** Calls `visit` with each new event, in file order; returns how many there were. */
-  readNew(visit: (event: DecodedEvent) => void): number {
+  /** Tells `visitor` what each new event holds, in file order; returns the number of new events. */
+  readNew(visitor: EventVisitor): number {
     // O_NOFOLLOW: an event file that is a symbolic link is not read through.
     const fd = fs.openSync(this.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
@@ -120,12 +114,10 @@ export class EventFileTail {
       let count = 0;
       let wanted = this.chunkBytes;
       while (this.offset < size) {
-        const bytes = readAt(fd, this.offset, Math.min(wanted, size - this.offset));
-        const { records: found, consumed, nextRecordBytes } = splitRecords(bytes, this.file, this.offset);
-        for (const { offset, data } of found) {
-          visit(this.decode(data, offset, (part) => this.offset + part.byteOffset - bytes.byteOffset));
-          count++;
-        }
+        const chunk = readAt(fd, this.offset, Math.min(wanted, size - this.offset));
+        const decoder = new EventDecoder(chunk, this.offset, this.file, this.imageTags, this.tags, visitor);
+        const { consumed, records, nextRecordBytes } = decoder.decodeRecords();
+        count += records;
         this.offset += consumed;
         if (consumed > 0) {
           wanted = this.chunkBytes;
@@ -140,15 +132,6 @@ export class EventFileTail {
       fs.closeSync(fd);
     }
   }
-
-  private decode(data: Uint8Array, offset: number, fileOffsetOf: (part: Uint8Array) => number): DecodedEvent {
-    try {
-      return decodeEvent(data, { file: this.file, imageTags: this.imageTags, fileOffsetOf });
-    } catch (err) {
-      // The CRC matched, so these bytes are what the writer wrote: not an Event at all.
-      throw new XpError(`${this.file}: the record at byte ${offset} is not a TensorBoard Event (${(err as Error).message})`);
-    }
-  }
 }
 
 function readAt(fd: number, position: number, length: number): Buffer {
@@ -161,162 +144,299 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return bytes;
 }
 
-interface Split {
-  records: { offset: number; data: Uint8Array }[];
-  /** Bytes of whole records at the start of `bytes`. */
-  consumed: number;
-  /** The full size of the record that starts after them, when its length could be read. */
-  nextRecordBytes?: number;
-}
+/** Protobuf wire types. */
+const VARINT = 0;
+const BIT64 = 1;
+const LENGTH_DELIMITED = 2;
+const BIT32 = 5;
 
-/** The whole TFRecords at the start of `bytes` (which start at byte `base` of `file`), CRCs checked. */
-function splitRecords(bytes: Uint8Array, file: string, base: number): Split {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const records: Split['records'] = [];
-  let offset = 0;
-  while (offset + HEADER_BYTES <= bytes.length) {
-    if (view.getUint32(offset + LENGTH_BYTES, true) !== maskedCrc32c(bytes.subarray(offset, offset + LENGTH_BYTES))) {
-      throw corruptRecord(file, base + offset, 'length');
+/**
+ * Decodes the records of one chunk of an event file in place: fields are walked by offset
+ * within the chunk, with no reader object, subarray or event object per record, because a
+ * long run's file holds hundreds of thousands of records and the board reads them at once.
+ */
+class EventDecoder {
+  private readonly view: DataView;
+  private pos = 0;
+  // The field just read by tag().
+  private field = 0;
+  private wire = 0;
+  // The event being decoded.
+  private step = 0;
+  private wallTime = 0;
+
+  constructor(
+    private readonly bytes: Buffer,
+    /** Where the chunk starts in the file. */
+    private readonly base: number,
+    private readonly file: string,
+    private readonly imageTags: Set<string>,
+    private readonly tags: TagTexts,
+    private readonly visitor: EventVisitor,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** The whole records at the start of the chunk, CRCs checked, each decoded and visited. */
+  decodeRecords(): { consumed: number; records: number; nextRecordBytes?: number } {
+    const { bytes, view } = this;
+    let offset = 0;
+    let records = 0;
+    while (offset + HEADER_BYTES <= bytes.length) {
+      if (view.getUint32(offset + LENGTH_BYTES, true) !== maskedCrc32c(bytes, offset, offset + LENGTH_BYTES)) {
+        throw corruptRecord(this.file, this.base + offset, 'length');
+      }
+      const start = offset + HEADER_BYTES;
+      // The u64 length as two halves: a BigInt per record would cost more than the rest.
+      const end = start + view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
+      if (end + CRC_BYTES > bytes.length) return { consumed: offset, records, nextRecordBytes: end + CRC_BYTES - offset };
+      if (view.getUint32(end, true) !== maskedCrc32c(bytes, start, end)) throw corruptRecord(this.file, this.base + offset, 'data');
+      try {
+        this.event(start, end);
+      } catch (err) {
+        // The CRC matched, so these bytes are what the writer wrote: not an Event at all.
+        throw new XpError(`${this.file}: the record at byte ${this.base + offset} is not a TensorBoard Event (${(err as Error).message})`);
+      }
+      records++;
+      offset = end + CRC_BYTES;
     }
-    const start = offset + HEADER_BYTES;
-    const end = start + Number(view.getBigUint64(offset, true));
-    if (end + CRC_BYTES > bytes.length) return { records, consumed: offset, nextRecordBytes: end + CRC_BYTES - offset };
-    const data = bytes.subarray(start, end);
-    if (view.getUint32(end, true) !== maskedCrc32c(data)) throw corruptRecord(file, base + offset, 'data');
-    records.push({ offset: base + offset, data });
-    offset = end + CRC_BYTES;
+    return { consumed: offset, records };
   }
-  return { records, consumed: offset };
-}
 
-function corruptRecord(file: string, offset: number, part: 'length' | 'data'): XpError {
-  return new XpError(`${file}: corrupt event record at byte ${offset} (the CRC of its ${part} does not match)`);
-}
-
-interface DecodeContext {
-  file: string;
-  imageTags: Set<string>;
-  /** Where a subarray of the record lies in the file. */
-  fileOffsetOf: (part: Uint8Array) => number;
-}
-
-function decodeEvent(bytes: Uint8Array, context: DecodeContext): DecodedEvent {
-  const reader = new BinaryReader(bytes);
-  const event: DecodedEvent = { step: 0, wallTime: 0, scalars: [], images: [], sessionStart: false };
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.Bit64) event.wallTime = reader.double();
-    else if (fieldNo === 2 && wireType === WireType.Varint) event.step = Number(reader.int64());
-    // A message field that occurs twice is merged; for Summary that appends the values.
-    else if (fieldNo === 5 && wireType === WireType.LengthDelimited) decodeSummary(reader.bytes(), event, context);
-    else if (fieldNo === 7 && wireType === WireType.LengthDelimited) event.sessionStart ||= isSessionStart(reader.bytes());
-    else reader.skip(wireType, fieldNo);
+  /** An Event: wall_time and step first (summaries need them, wherever they stand), then the rest. */
+  private event(start: number, end: number): void {
+    this.step = 0;
+    this.wallTime = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === BIT64) this.wallTime = this.double();
+      else if (this.field === 2 && this.wire === VARINT) this.step = this.varint();
+      else this.skip();
+    }
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if ((this.field === 5 || this.field === 7) && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        const fieldEnd = this.pos + length;
+        if (this.field === 5) this.summary(this.pos, fieldEnd);
+        else if (this.isSessionStart(this.pos, fieldEnd)) this.visitor.sessionStart?.(this.step, this.wallTime);
+        this.pos = fieldEnd;
+      } else {
+        this.skip();
+      }
+    }
   }
-  return event;
-}
 
-function decodeSummary(bytes: Uint8Array, event: DecodedEvent, context: DecodeContext): void {
-  const reader = new BinaryReader(bytes);
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.LengthDelimited) decodeValue(reader.bytes(), event, context);
-    else reader.skip(wireType, fieldNo);
+  /** Summary: its values (field 1). */
+  private summary(start: number, end: number): void {
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        const valueEnd = this.pos + length;
+        this.value(this.pos, valueEnd);
+        this.pos = valueEnd;
+      } else {
+        this.skip();
+      }
+    }
+  }
+
+  /**
+   * A Summary.Value: a simple_value scalar, or images (the images plugin's DT_STRING tensor
+   * [width, height, png...], or the legacy Summary.Image); text, histograms and other tensors
+   * are skipped.
+   */
+  private value(start: number, end: number): void {
+    let tag = '';
+    let simpleValue: number | undefined;
+    let isImages = false;
+    // Where the tensor (field 8) and the legacy image (field 4) lie, once their tag is known.
+    let tensorStart = -1;
+    let tensorEnd = -1;
+    let imageStart = -1;
+    let imageEnd = -1;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      const { field, wire } = this;
+      if (field === 2 && wire === BIT32) {
+        simpleValue = this.view.getFloat32(this.pos, true);
+        this.pos += 4;
+      } else if (wire === LENGTH_DELIMITED && (field === 1 || field === 4 || field === 8 || field === 9)) {
+        const length = this.varint();
+        const fieldStart = this.pos;
+        const fieldEnd = fieldStart + length;
+        if (field === 1) {
+          tag = this.tags.text(this.bytes, fieldStart, fieldEnd);
+        } else if (field === 4) {
+          imageStart = fieldStart;
+          imageEnd = fieldEnd;
+        } else if (field === 8) {
+          tensorStart = fieldStart;
+          tensorEnd = fieldEnd;
+        } else {
+          isImages = this.pluginName(fieldStart, fieldEnd) === 'images';
+        }
+        this.pos = fieldEnd;
+      } else {
+        this.skip();
+      }
+    }
+    if (simpleValue !== undefined) this.visitor.scalar?.(tag, simpleValue, this.step, this.wallTime);
+    if (isImages) this.imageTags.add(tag);
+    if (!this.visitor.image) return;
+    if (imageStart >= 0) this.legacyImage(tag, imageStart, imageEnd);
+    if (tensorStart >= 0 && this.imageTags.has(tag)) this.imageTensor(tag, tensorStart, tensorEnd);
+  }
+
+  /** The images plugin's tensor: string_val (field 8) is [width, height, png, png, ...]. */
+  private imageTensor(tag: string, start: number, end: number): void {
+    const strings: [number, number][] = [];
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 8 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        strings.push([this.pos, this.pos + length]);
+        this.pos += length;
+      } else {
+        this.skip();
+      }
+    }
+    if (strings.length < 3) return;
+    const [width, height] = strings.slice(0, 2).map(([s, e]) => Number(this.bytes.toString('utf8', s, e)));
+    strings.slice(2).forEach(([s, e], index) => this.visitImage(tag, index, width, height, s, e));
+  }
+
+  /** Summary.Image: height = 1, width = 2, encoded_image_string = 4. */
+  private legacyImage(tag: string, start: number, end: number): void {
+    let width = 0;
+    let height = 0;
+    let png: [number, number] | undefined;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === VARINT) height = this.varint();
+      else if (this.field === 2 && this.wire === VARINT) width = this.varint();
+      else if (this.field === 4 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        png = [this.pos, this.pos + length];
+        this.pos += length;
+      } else this.skip();
+    }
+    if (png) this.visitImage(tag, 0, width, height, png[0], png[1]);
+  }
+
+  private visitImage(tag: string, index: number, width: number, height: number, start: number, end: number): void {
+    const image: ImageRef = { tag, index, width, height, file: this.file, offset: this.base + start, length: end - start };
+    this.visitor.image!(image, this.step, this.wallTime);
+  }
+
+  /** SummaryMetadata.plugin_data (1) .plugin_name (1). */
+  private pluginName(start: number, end: number): string | undefined {
+    let name: string | undefined;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        const pluginEnd = this.pos + length;
+        while (this.pos < pluginEnd) {
+          this.tag();
+          if (this.field === 1 && this.wire === LENGTH_DELIMITED) {
+            const length = this.varint();
+            name = this.bytes.toString('utf8', this.pos, this.pos + length);
+            this.pos += length;
+          } else {
+            this.skip();
+          }
+        }
+      } else {
+        this.skip();
+      }
+    }
+    return name;
+  }
+
+  /** SessionLog.status (field 1) is START. */
+  private isSessionStart(start: number, end: number): boolean {
+    let status = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === VARINT) status = this.varint();
+      else this.skip();
+    }
+    return status === SessionStatus.START;
+  }
+
+  private tag(): void {
+    const key = this.varint();
+    this.field = Math.floor(key / 8);
+    this.wire = key & 7;
+  }
+
+  /** A varint as a Number: exact below 2^53, which steps and lengths are. */
+  private varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (this.pos >= this.bytes.length) throw new Error('premature EOF');
+      const byte = this.bytes[this.pos++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error('varint longer than 10 bytes');
+  }
+
+  private double(): number {
+    const value = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return value;
+  }
+
+  /** Past the value of the field just read. */
+  private skip(): void {
+    if (this.wire === VARINT) this.varint();
+    else if (this.wire === BIT64) this.pos += 8;
+    else if (this.wire === LENGTH_DELIMITED) {
+      const length = this.varint(); // before reading pos, which it advances
+      this.pos += length;
+    }
+    else if (this.wire === BIT32) this.pos += 4;
+    else throw new Error(`unexpected wire type ${this.wire}`);
+    if (this.pos > this.bytes.length) throw new Error('premature EOF');
   }
 }
 
 /**
- * A Summary.Value: a simple_value scalar, or images (the images plugin's DT_STRING tensor
- * [width, height, png...], or the legacy Summary.Image); text, histograms and other tensors
- * are skipped.
+ * Tag bytes to text, remembered: a file repeats a few tags hundreds of thousands of times, and
+ * comparing a tag's bytes with those seen costs less than decoding a new string each time.
  */
-function decodeValue(bytes: Uint8Array, event: DecodedEvent, context: DecodeContext): void {
-  const reader = new BinaryReader(bytes);
-  let tag = '';
-  let value: number | undefined;
-  let tensorStrings: Uint8Array[] = [];
-  let legacyImage: ReturnType<typeof decodeLegacyImage> | undefined;
-  let isImages = false;
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.LengthDelimited) tag = reader.string();
-    else if (fieldNo === 2 && wireType === WireType.Bit32) value = reader.float();
-    else if (fieldNo === 4 && wireType === WireType.LengthDelimited) legacyImage = decodeLegacyImage(reader.bytes());
-    else if (fieldNo === 8 && wireType === WireType.LengthDelimited) tensorStrings = tensorStringValues(reader.bytes());
-    else if (fieldNo === 9 && wireType === WireType.LengthDelimited) isImages = pluginName(reader.bytes()) === 'images';
-    else reader.skip(wireType, fieldNo);
-  }
-  if (value !== undefined) event.scalars.push({ tag, value });
-  if (isImages) context.imageTags.add(tag);
-  const locate = (png: Uint8Array, index: number, width: number, height: number): ImageRef => ({
-    tag,
-    index,
-    width,
-    height,
-    file: context.file,
-    offset: context.fileOffsetOf(png),
-    length: png.length,
-  });
-  if (legacyImage) event.images.push(locate(legacyImage.png, 0, legacyImage.width, legacyImage.height));
-  if (context.imageTags.has(tag) && tensorStrings.length >= 3) {
-    const [width, height] = tensorStrings.slice(0, 2).map((s) => Number(new TextDecoder().decode(s)));
-    tensorStrings.slice(2).forEach((png, index) => event.images.push(locate(png, index, width, height)));
+class TagTexts {
+  private readonly byLength = new Map<number, { bytes: Uint8Array; text: string }[]>();
+
+  text(bytes: Buffer, start: number, end: number): string {
+    const length = end - start;
+    let known = this.byLength.get(length);
+    if (!known) this.byLength.set(length, (known = []));
+    for (const entry of known) if (sameBytes(entry.bytes, bytes, start)) return entry.text;
+    const entry = { bytes: Uint8Array.from(bytes.subarray(start, end)), text: bytes.toString('utf8', start, end) };
+    known.push(entry);
+    return entry.text;
   }
 }
 
-/** TensorProto.string_val (field 8). */
-function tensorStringValues(bytes: Uint8Array): Uint8Array[] {
-  const reader = new BinaryReader(bytes);
-  const strings: Uint8Array[] = [];
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 8 && wireType === WireType.LengthDelimited) strings.push(reader.bytes());
-    else reader.skip(wireType, fieldNo);
-  }
-  return strings;
+function sameBytes(known: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let i = known.length - 1; i >= 0; i--) if (known[i] !== bytes[start + i]) return false;
+  return true;
 }
 
-/** Summary.Image: height = 1, width = 2, encoded_image_string = 4. */
-function decodeLegacyImage(bytes: Uint8Array): { width: number; height: number; png: Uint8Array } {
-  const reader = new BinaryReader(bytes);
-  const image: { width: number; height: number; png: Uint8Array } = { width: 0, height: 0, png: new Uint8Array() };
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.Varint) image.height = reader.int32();
-    else if (fieldNo === 2 && wireType === WireType.Varint) image.width = reader.int32();
-    else if (fieldNo === 4 && wireType === WireType.LengthDelimited) image.png = reader.bytes();
-    else reader.skip(wireType, fieldNo);
-  }
-  return image;
-}
-
-/** SummaryMetadata.plugin_data (1) .plugin_name (1). */
-function pluginName(bytes: Uint8Array): string | undefined {
-  const reader = new BinaryReader(bytes);
-  let name: string | undefined;
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.LengthDelimited) {
-      const plugin = new BinaryReader(reader.bytes());
-      while (plugin.pos < plugin.len) {
-        const [pluginField, pluginWire] = plugin.tag();
-        if (pluginField === 1 && pluginWire === WireType.LengthDelimited) name = plugin.string();
-        else plugin.skip(pluginWire, pluginField);
-      }
-    } else {
-      reader.skip(wireType, fieldNo);
-    }
-  }
-  return name;
-}
-
-/** SessionLog.status (field 1) is START. */
-function isSessionStart(bytes: Uint8Array): boolean {
-  const reader = new BinaryReader(bytes);
-  let start = false;
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.Varint) start = reader.int32() === SessionStatus.START;
-    else reader.skip(wireType, fieldNo);
-  }
-  return start;
+function corruptRecord(file: string, offset: number, part: 'length' | 'data'): XpError {
+  return new XpError(`${file}: corrupt event record at byte ${offset} (the CRC of its ${part} does not match)`);
 }
