@@ -79,11 +79,12 @@ async function refresh(): Promise<void> {
       const summary = list.runs.find((run) => run.id === id)!;
       const had = state.fetched.get(id);
       const stale = (version?: string) => version !== summary.version;
-      const detail = !had?.detail || stale(had.detail.version) ? await api.run(id) : had.detail;
-      const scalars =
+      const [detail, scalars] = await Promise.all([
+        !had?.detail || stale(had.detail.version) ? api.run(id) : had.detail,
         !had?.scalars || stale(had.scalars.version) || had.smoothing !== state.settings.smoothing
-          ? await api.scalars(id, CHART_POINTS, state.settings.smoothing)
-          : had.scalars;
+          ? api.scalars(id, CHART_POINTS, state.settings.smoothing)
+          : had.scalars,
+      ]);
       state.fetched.set(id, { detail, scalars, smoothing: state.settings.smoothing });
     }),
   );

@@ -14,7 +14,7 @@ const X_NAMES = { step: 'step', relative: 'seconds since start', wall: 'time' } 
 
 export class ScalarsView {
   readonly element = el('div', { class: 'charts' });
-  private readonly cards = new Map<string, { card: HTMLElement; chart: Chart; info: HTMLElement }>();
+  private readonly cards = new Map<string, { card: HTMLElement; chart: Chart; info: HTMLElement; drawn?: string }>();
 
   constructor() {
     window.addEventListener('resize', () => this.cards.forEach(({ chart }) => chart.resize()));
@@ -35,8 +35,13 @@ export class ScalarsView {
     }
     this.element.querySelector(':scope > .empty')?.remove();
     for (const tag of tags) {
-      const { chart, info } = this.cardFor(tag);
+      const card = this.cardFor(tag);
       const withTag = runs.filter((run) => run.scalars?.curves[tag]);
+      // Polls bring the same data most of the time; a chart is drawn again only when it changed.
+      const drawn = JSON.stringify([settings, withTag.map((run) => [run.id, run.label, run.color, run.scalars!.version, run.detail?.version])]);
+      if (card.drawn === drawn) continue;
+      card.drawn = drawn;
+      const { chart, info } = card;
       info.replaceChildren(
         ...withTag.flatMap((run) => [
           el('span', { class: 'swatch', style: `background:${run.color}` }),
@@ -48,7 +53,7 @@ export class ScalarsView {
     }
   }
 
-  private cardFor(tag: string): { chart: Chart; info: HTMLElement } {
+  private cardFor(tag: string): { chart: Chart; info: HTMLElement; drawn?: string } {
     let entry = this.cards.get(tag);
     if (!entry) {
       const plot = el('div', { class: 'chart' });
