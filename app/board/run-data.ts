@@ -162,10 +162,6 @@ export class RunData {
     this.eventsError = undefined;
   }
 
-  get eventsLoaded(): boolean {
-    return this.events !== undefined;
-  }
-
   private unreadable(): string | undefined {
     return this.infoError ?? this.eventsError;
   }

@@ -30,7 +30,12 @@ export class BoardStore {
     this.reindex();
     return {
       root: path.basename(this.root),
-      runs: [...this.index.runs.keys()].map((id) => this.touched(this.runData(id)!, false).summary()),
+      runs: [...this.index.runs.keys()].map((id) => {
+        const run = this.runData(id)!;
+        const summary = run.summary();
+        if (summary.status === 'running') this.touched(run); // its summary read its event files
+        return summary;
+      }),
       sweeps: [...this.index.sweeps.keys()].map((id) => ({ id })),
     };
   }
@@ -39,7 +44,7 @@ export class BoardStore {
   run(id: string): RunData | undefined {
     this.reindexIfUnknown(id, this.index.runs);
     const run = this.runData(id);
-    return run && this.touched(run, true);
+    return run && this.touched(run);
   }
 
   sweep(id: string): SweepResponse | undefined {
@@ -71,10 +76,10 @@ export class BoardStore {
   }
 
   /** Marks a run as just used; the least recently used beyond KEPT_RUNS forget their event data. */
-  private touched(run: RunData, used: boolean): RunData {
+  private touched(run: RunData): RunData {
     const at = this.loaded.indexOf(run);
     if (at >= 0) this.loaded.splice(at, 1);
-    if (used || at >= 0) this.loaded.push(run);
+    this.loaded.push(run);
     while (this.loaded.length > KEPT_RUNS) this.loaded.shift()!.forgetEvents();
     return run;
   }

@@ -19,7 +19,13 @@ export class SweepView {
 
   constructor(private readonly openTrial: (runId: string) => void) {}
 
+  /** What is drawn, to skip polls that bring nothing new. */
+  private drawn?: string;
+
   update(sweep: SweepResponse | undefined, error?: string): void {
+    const drawn = JSON.stringify([sweep, error, this.sort, this.metric, this.param]);
+    if (drawn === this.drawn) return;
+    this.drawn = drawn;
     this.sweep = sweep;
     this.chart?.dispose();
     this.chart = undefined;
