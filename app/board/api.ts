@@ -1,5 +1,6 @@
 /** What the board's server answers, shared by the server and the page (types only). */
 
+/** As in framework/run/run-folder.ts, which the page cannot import (it reads files). */
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
 export interface RunSummary {
