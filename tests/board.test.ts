@@ -32,6 +32,15 @@ let sweepId: string;
 let live: { writer: SummaryWriter; id: string };
 
 test.before(async () => {
+  try {
+    await makeRunsAndStartBoard();
+  } catch (err) {
+    console.error(err); // uvu reports a failing hook as failed tests without its error
+    throw err;
+  }
+});
+
+async function makeRunsAndStartBoard(): Promise<void> {
   const [training, sweep] = await Promise.all([
     xpAsync([
       'run', 'experiments/quickstart.yaml', '--runs-dir', runs, ...tiny, '--set', 'trainer.max_steps=6',
@@ -53,6 +62,8 @@ test.before(async () => {
   live = { writer: new SummaryWriter(liveDir), id: 'live/run-1' };
   writeLivePoints(0, 5);
 
+  writeResumedRun(path.join(runs, 'resumed', 'run-1'));
+
   fs.mkdirSync(path.join(runs, 'broken', 'bad-json'), { recursive: true });
   fs.writeFileSync(path.join(runs, 'broken', 'bad-json', 'run.json'), '{"status": "completed",');
   corruptCopy(path.join(runs, trainingRun), path.join(runs, 'broken', 'bad-events'));
@@ -64,7 +75,7 @@ test.before(async () => {
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-});
+}
 
 test.after(async () => {
   live?.writer.close();
@@ -72,6 +83,19 @@ test.after(async () => {
   board?.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+/** A run stopped after step 5 and resumed from its checkpoint at step 3: a second event file repeats steps 3 to 5. */
+function writeResumedRun(dir: string): void {
+  const folder = RunFolder.create({ dir }, { name: 'resumed' }, { backend: 'wasm', versions: { xp: '0', tfjs: '0', node: '0' }, seed: 0 });
+  const first = new SummaryWriter(dir);
+  for (let step = 0; step <= 5; step++) first.scalar('Training/MSE', 1, step);
+  first.close();
+  const second = new SummaryWriter(dir);
+  second.sessionStart(3);
+  for (let step = 3; step <= 8; step++) second.scalar('Training/MSE', 0.5, step);
+  second.close();
+  folder.update({ status: 'completed', steps: 8 });
+}
 
 function writeLivePoints(from: number, to: number): void {
   for (let step = from; step < to; step++) live.writer.scalar('Training/MSE', 1 / (1 + step), step);
@@ -147,6 +171,15 @@ test('a chart overlays the chosen runs, each in its color through all its points
   await page.selectOption('#x-axis', 'relative');
   await page.locator('[data-tag="Training/MSE"] .chart', { hasText: 'seconds since start' }).waitFor();
   assert.equal(Object.values(await drawnLines('Training/MSE')), [6, 3], 'the same points against time');
+});
+
+test('a resumed run\'s event files draw one curve, the later file winning where they overlap, marked where it resumed', async () => {
+  await open('run=resumed/run-1');
+  await page.waitForSelector('[data-tag="Training/MSE"] .chart path[stroke-width="2"][fill="none"]');
+  assert.equal(Object.values(await drawnLines('Training/MSE')), [9], 'steps 0 to 8, once each');
+  assert.match((await page.textContent('[data-tag="Training/MSE"] .chart'))!, 'resumed');
+  const csv = await rawGet('/api/csv?id=resumed%2Frun-1&tag=Training%2FMSE');
+  assert.equal(csv.body.trim().split('\n').slice(1).map((row) => row.split(',')[2]), ['1', '1', '1', '0.5', '0.5', '0.5', '0.5', '0.5', '0.5']);
 });
 
 test('an image tag\'s slider goes through every recorded image; standard and EMA grids side by side', async () => {
