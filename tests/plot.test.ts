@@ -1,6 +1,6 @@
 /**
  * `xp plot`: the event-file reader against our SummaryWriter (values, merging a resumed run's
- * files, a killed writer's tail, corruption), the chart PNG, and the command end to end.
+ * files, a killed writer's tail, corruption), the chart as SVG and PNG, and the command end to end.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,7 +10,8 @@ import path from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { SummaryWriter } from '../framework/records/tensorboard/writer.js';
 import { readScalars, type ScalarPoint } from '../framework/records/tensorboard/reader.js';
-import { SERIES_COLORS, lineChartPng, type ChartSeries, type Rgb } from '../app/plot/chart.js';
+import { SERIES_COLORS, lineChartOption, type ChartLine } from '../app/plot/line-chart.js';
+import { chartPng, chartSvg } from '../app/plot/render.js';
 import { encodeGrayPng } from '../framework/records/png.js';
 import { xp } from './support/cli.js';
 
@@ -112,7 +113,17 @@ test('a CRC mismatch in a complete record is an error naming the file and the by
 
 // ---- chart ----
 
-function countPixels(png: Uint8Array, color: Rgb): number {
+/** The drawn lines of a chart's SVG, by stroke color: how many vertices each has. */
+function drawnLines(svg: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  for (const [, d, color] of svg.matchAll(/<path d="(M[^"]*)" fill="none"[^>]* stroke="(#[0-9a-f]{6})" stroke-width="2"/g)) {
+    lines.set(color, (lines.get(color) ?? 0) + d.split(/[ML]/).length - 1);
+  }
+  return lines;
+}
+
+function countPixels(png: Uint8Array, hex: string): number {
+  const color = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   const { data, channels } = decodePng(png);
   let count = 0;
   for (let i = 0; i < data.length; i += channels) {
@@ -121,26 +132,30 @@ function countPixels(png: Uint8Array, color: Rgb): number {
   return count;
 }
 
-const sparse: ChartSeries[] = [
-  { name: 'standard:Training/MSE', points: curve([0, 400, 800, 1200, 1600, 2000], (s) => 1 / (1 + s / 100)) },
-  { name: 'ema:Training/MSE', points: curve([0, 400, 800, 1200, 1600, 2000], (s) => 0.8 / (1 + s / 80)) },
+const steps = [0, 400, 800, 1200, 1600, 2000];
+const sparse: ChartLine[] = [
+  { name: 'standard:Training/MSE', color: SERIES_COLORS[0], points: steps.map((s) => [s, 1 / (1 + s / 100)] as const) },
+  { name: 'ema:Training/MSE', color: SERIES_COLORS[1], points: steps.map((s) => [s, 0.8 / (1 + s / 80)] as const) },
 ];
+const size = { width: 640, height: 420 };
 
-test('a chart is an RGB PNG of the asked size with each series drawn in its color', () => {
-  const png = lineChartPng(sparse, { width: 640, height: 420, title: 'EMA vs standard (MSE)' });
-  const { width, height, channels, depth } = decodePng(png);
-  assert.equal({ width, height, channels, depth }, { width: 640, height: 420, channels: 3, depth: 8 });
-  // More than the 12x12 legend swatch: the 2-pixel line across the plot and its markers.
-  for (const color of SERIES_COLORS.slice(0, 2)) assert.ok(countPixels(png, color) > 1000, `pixels of ${color}`);
-  assert.is(countPixels(png, SERIES_COLORS[2]), 0);
+test('a chart renders to SVG with each line in its color through every point, and a resume mark', () => {
+  const svg = chartSvg(lineChartOption(sparse, { title: 'EMA vs standard (MSE)', marks: [{ x: 800, label: 'resumed' }] }), size);
+  assert.match(svg, /^<svg[^>]* width="640" height="420"/);
+  assert.equal(drawnLines(svg), new Map([[SERIES_COLORS[0], 6], [SERIES_COLORS[1], 6]]));
+  for (const text of ['EMA vs standard (MSE)', 'standard:Training/MSE', 'ema:Training/MSE', 'resumed']) assert.ok(svg.includes(`>${text}<`), text);
 });
 
-test('a log-y chart, a dense curve and a flat one draw; values <= 0 on a log axis are refused', () => {
-  const dense = { name: 'dense', points: curve(Array.from({ length: 20_000 }, (_, i) => i), (s) => 1 / (1 + s)) };
-  const { height } = decodePng(lineChartPng([dense, ...sparse], { logY: true }));
-  assert.ok(height > 400, 'default height: a 400-pixel plot and the rest');
-  lineChartPng([{ name: 'flat', points: curve([5], () => 2) }]);
-  assert.throws(() => lineChartPng([{ name: 'zero', points: curve([0, 1], (s) => s) }], { logY: true }), /zero has values <= 0/);
+test('a PNG chart has the asked size and the lines in their colors; a log-y chart of a dense curve draws', () => {
+  const png = chartPng(lineChartOption(sparse), size);
+  const { width, height, depth } = decodePng(png);
+  assert.equal({ width, height, depth }, { width: 640, height: 420, depth: 8 });
+  for (const color of SERIES_COLORS.slice(0, 2)) assert.ok(countPixels(png, color) > 500, `pixels of ${color}`);
+  assert.is(countPixels(png, SERIES_COLORS[2]), 0);
+  const dense: ChartLine = { name: 'dense', color: SERIES_COLORS[2], points: Array.from({ length: 20_000 }, (_, i) => [i, 1 / (1 + i)] as const) };
+  const svg = chartSvg(lineChartOption([dense], { logY: true }), size);
+  assert.ok((drawnLines(svg).get(SERIES_COLORS[2]) ?? 0) > 100, 'the dense curve is drawn');
+  assert.not.match(svg, /ecmeta_ssr_type="chart"/, 'no markers on a dense curve');
 });
 
 // ---- xp plot ----
@@ -168,6 +183,10 @@ test('xp plot draws a sweep\'s runs and writes their points as CSV; an unknown t
     ].join('\n'),
   );
   assert.is(decodePng(fs.readFileSync(png)).width, 800);
+  const svg = path.join(sweep, 'x.svg');
+  assert.is(xp(['plot', sweep, '--tag', 'Training/MSE', '--out', svg]).code, 0);
+  assert.equal([...drawnLines(fs.readFileSync(svg, 'utf8')).values()], [2, 2], 'one line per trial');
+  assert.match(xp(['plot', sweep, '--tag', 'Training/MSE', '--out', 'x.jpg']).stderr, 'xp: --out x.jpg: the chart is a PNG or an SVG');
 
   const unknown = xp(['plot', path.join(sweep, 'trial-1-lr=2'), '--tag', 'Training/MS', '--out', png]);
   assert.is(unknown.code, 1);

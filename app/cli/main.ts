@@ -74,10 +74,18 @@ export function buildProgram(): Command {
     .action(async (dir) => (await import('./commands/runs.js')).runs(dir));
 
   program
+    .command('board [dir]')
+    .description('serve a page showing the runs and sweeps under dir (default ./runs): status, scalars, images, configs, sweep tables, live')
+    .option('--port <n>', 'port to listen on (0 takes a free one)', (v) => Number(v), 6060)
+    .option('--host <host>', 'address to listen on; another than 127.0.0.1 lets other machines read the runs', '127.0.0.1')
+    .option('--open', 'open the page in the desktop browser')
+    .action(async (dir, opts) => (await import('./commands/board.js')).board(dir, opts));
+
+  program
     .command('plot <dirs...>')
-    .description('draw scalar curves of runs (a run folder, or any folder above run folders, such as a sweep\'s) as a PNG line chart')
+    .description('draw scalar curves of runs (a run folder, or any folder above run folders, such as a sweep\'s) as a PNG or SVG line chart')
     .requiredOption('--tag <tag>', 'scalar tag to draw, such as Training/MSE (repeatable)', collect)
-    .requiredOption('--out <file>', 'the chart (.png)')
+    .requiredOption('--out <file>', 'the chart (.png or .svg)')
     .option('--csv <file>', 'also write the points as a table: run, tag, step, value')
     .option('--title <text>', 'title above the chart')
     .option('--log-y', 'log scale for the values')

@@ -24,3 +24,15 @@ export function xp(args: string[], cwd = repoRoot, env: Record<string, string> =
 export function xpInBackground(args: string[], cwd = repoRoot): ChildProcess {
   return spawn(process.execPath, [xpBin, ...args], { cwd, env: { ...process.env, XP_BACKEND: 'wasm' }, stdio: 'ignore' });
 }
+
+/** `xp` as a child process that runs while the test goes on (several at once share the cores). */
+export function xpAsync(args: string[], cwd = repoRoot): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [xpBin, ...args], { cwd, env: { ...process.env, XP_BACKEND: 'wasm' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}

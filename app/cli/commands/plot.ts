@@ -1,16 +1,18 @@
 /**
- * `xp plot DIR... --tag TAG --out FILE.png [--csv FILE.csv] [--title T] [--log-y]`: the scalar
- * curves of one run, or of every run below a folder (a sweep's), as a line chart drawn by xp,
- * and optionally as a table, so that figures and numbers in reports come from the run records.
+ * `xp plot DIR... --tag TAG --out FILE.png|FILE.svg [--csv FILE.csv] [--title T] [--log-y]`:
+ * the scalar curves of one run, or of every run below a folder (a sweep's), as the board's line
+ * chart rendered to a file, and optionally as a table, so that figures and numbers in reports
+ * come from the run records.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { XpError } from '../../../framework/errors.js';
 import { writeFileAtomic } from '../../../framework/fsutil.js';
-import { lineChartPng, type ChartSeries } from '../../plot/chart.js';
-import { eventFiles, readScalars, type Scalars } from '../../../framework/records/tensorboard/reader.js';
+import { SERIES_COLORS, lineChartOption, type ChartLine } from '../../plot/line-chart.js';
+import { chartPng, chartSvg } from '../../plot/render.js';
+import { eventFiles, readScalars, type ScalarPoint, type Scalars } from '../../../framework/records/tensorboard/reader.js';
 import { didYouMean } from '../../../framework/suggest.js';
-import { csvCell } from '../../../framework/records/csv.js';
+import { csvCell, float32Text } from '../../../framework/records/csv.js';
 import { runFoldersBelow } from '../../../framework/run/run-folder.js';
 
 export interface PlotOptions {
@@ -27,16 +29,22 @@ interface Run {
   scalars: Scalars;
 }
 
-interface Curve extends ChartSeries {
+interface Curve {
+  name: string;
   run: string;
   tag: string;
+  points: ScalarPoint[];
 }
 
+const CHART_SIZE = { width: 800, height: 480 };
+
 export function plot(dirs: string[], opts: PlotOptions): void {
-  if (path.extname(opts.out).toLowerCase() !== '.png') throw new XpError(`--out ${opts.out}: the chart is a PNG; name it .png`);
+  const format = path.extname(opts.out).toLowerCase();
+  if (format !== '.png' && format !== '.svg') throw new XpError(`--out ${opts.out}: the chart is a PNG or an SVG; name it .png or .svg`);
   const curves = collectCurves(findRuns(dirs), opts.tag);
   if (opts.logY) checkPositive(curves);
-  writeFileAtomic(opts.out, lineChartPng(curves, { title: opts.title, logY: opts.logY }));
+  const option = lineChartOption(curves.map(chartLine), { title: opts.title, logY: opts.logY });
+  writeFileAtomic(opts.out, format === '.svg' ? chartSvg(option, CHART_SIZE) : chartPng(option, CHART_SIZE));
   console.error(`wrote ${opts.out} (${curves.length} curve${curves.length === 1 ? '' : 's'})`);
   if (opts.csv) {
     writeFileAtomic(opts.csv, csvTable(curves));
@@ -87,6 +95,10 @@ function collectCurves(runs: Run[], tags: string[]): Curve[] {
   );
 }
 
+function chartLine(curve: Curve, i: number): ChartLine {
+  return { name: curve.name, color: SERIES_COLORS[i % SERIES_COLORS.length], points: curve.points.map((p) => [p.step, p.value] as const) };
+}
+
 function unknownTag(tag: string, runs: Run[]): string {
   const known = [...new Set(runs.flatMap((run) => [...run.scalars.keys()]))].sort();
   if (known.length === 0) return `--tag ${tag}: the runs hold no scalars`;
@@ -108,16 +120,4 @@ function csvTable(curves: Curve[]): string {
     ...curves.flatMap((c) => c.points.map((p) => [c.run, c.tag, String(p.step), float32Text(p.value)])),
   ];
   return rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
-}
-
-/**
- * The shortest decimal that reads back as the same float32, which is what the event file holds:
- * a logged 0.1 is written 0.1, not 0.10000000149011612. Nine digits always suffice.
- */
-function float32Text(value: number): string {
-  for (let digits = 1; digits <= 9; digits++) {
-    const decimal = Number(value.toPrecision(digits));
-    if (Math.fround(decimal) === value) return String(decimal);
-  }
-  return String(value); // NaN
 }

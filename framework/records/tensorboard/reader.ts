@@ -1,17 +1,20 @@
 /**
- * Reads the scalar curves back out of TensorBoard event files: ours (writer.ts) and any other
- * writer's that logs scalars as Summary.Value.simple_value (TensorBoard's Python summary_v1,
- * PyTorch, tensorboardX).
+ * Reads scalars and images back out of TensorBoard event files: ours (writer.ts) and any other
+ * writer's that logs scalars as Summary.Value.simple_value and images through the images
+ * plugin or Summary.Image (TensorBoard's Python summary_v1, PyTorch, tensorboardX), whole
+ * (readScalars) or as the file grows (EventFileTail).
  *
- * Field numbers follow tensorboard/compat/proto/event.proto (Event.step = 2, Event.summary = 5)
- * and summary.proto (Summary.value = 1; Value.tag = 1, Value.simple_value = 2). Every other
- * field is skipped, so images, text, histograms and hparams records pass through unread.
+ * Field numbers follow tensorboard/compat/proto/event.proto (Event.wall_time = 1, step = 2,
+ * summary = 5, session_log = 7), summary.proto (Summary.value = 1; Value.tag = 1,
+ * simple_value = 2, image = 4, tensor = 8, metadata = 9) and tensor.proto (string_val = 8).
+ * Every other field is skipped, so text, histograms and hparams records pass through unread.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { XpError } from '../../errors.js';
 import { maskedCrc32c } from './crc.js';
+import { SessionStatus } from './proto.js';
+import { ScalarSeries } from './scalar-series.js';
 
 export interface ScalarPoint {
   step: number;
@@ -22,9 +25,27 @@ export interface ScalarPoint {
 /** Each tag's points, sorted by step, one point per step. */
 export type Scalars = Map<string, ScalarPoint[]>;
 
-interface TaggedValue {
+/** Where one recorded image's PNG bytes lie in its event file, so that it is read only when shown. */
+export interface ImageRef {
   tag: string;
-  value: number;
+  /** The image's place among those logged under the tag at the same step. */
+  index: number;
+  width: number;
+  height: number;
+  file: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * What a reader is told of each event, in file order: its scalars, its images and the
+ * (re)starts of a run. `wallTime` is in seconds since the Unix epoch.
+ */
+export interface EventVisitor {
+  scalar?(tag: string, value: number, step: number, wallTime: number): void;
+  image?(image: ImageRef, step: number, wallTime: number): void;
+  /** A SessionLog START: `xp run --resume` writes one at the step it resumes from. */
+  sessionStart?(step: number, wallTime: number): void;
 }
 
 /** TFRecord framing: u64 length, masked CRC of those 8 bytes, data, masked CRC of the data. */
@@ -51,98 +72,371 @@ export function eventFiles(dir: string): string[] {
  * repeats the steps after its checkpoint, so at equal steps the later file wins.
  */
 export function readScalars(dir: string): Scalars {
-  const byTag = new Map<string, Map<number, number>>();
-  for (const file of eventFiles(dir)) {
-    for (const { step, tag, value } of fileScalars(file)) {
-      let points = byTag.get(tag);
-      if (!points) byTag.set(tag, (points = new Map()));
-      points.set(step, value);
-    }
-  }
+  const byTag = new Map<string, ScalarSeries>();
+  const visitor: EventVisitor = {
+    scalar(tag, value, step, wallTime) {
+      let series = byTag.get(tag);
+      if (!series) byTag.set(tag, (series = new ScalarSeries()));
+      series.set(step, value, wallTime);
+    },
+  };
+  for (const file of eventFiles(dir)) new EventFileTail(file).readNew(visitor);
   const scalars: Scalars = new Map();
-  for (const [tag, points] of byTag) {
-    scalars.set(tag, [...points].map(([step, value]) => ({ step, value })).sort((a, b) => a.step - b.step));
-  }
+  for (const [tag, { steps, values }] of byTag) scalars.set(tag, Array.from(steps, (step, i) => ({ step, value: values[i] })));
   return scalars;
 }
 
-function* fileScalars(file: string): Generator<TaggedValue & { step: number }> {
-  for (const { offset, data } of records(fs.readFileSync(file), file)) {
-    let event: { step: number; values: TaggedValue[] };
+/**
+ * An event file read as it grows: each readNew() decodes the whole records appended since the
+ * previous one, with both CRCs checked. A record cut short at the end is what a writer leaves
+ * mid-append (or killed mid-append), so it is left for a later call rather than reported; a CRC
+ * mismatch in a complete record is corruption and an error. The file is read in chunks, so a
+ * large file never sits in memory whole.
+ */
+export class EventFileTail {
+  /** Where the next record starts: the end of the last whole record read. */
+  offset = 0;
+  /** Tags whose metadata named the images plugin: later values may carry the tensor alone. */
+  private readonly imageTags = new Set<string>();
+  private readonly tags = new TagTexts();
+
+  constructor(
+    readonly file: string,
+    private readonly chunkBytes = 8 << 20,
+  ) {}
+
+  /** Tells `visitor` what each new event holds, in file order; returns the number of new events. */
+  readNew(visitor: EventVisitor): number {
+    // O_NOFOLLOW: an event file that is a symbolic link is not read through.
+    const fd = fs.openSync(this.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
-      event = decodeEvent(data);
-    } catch (err) {
-      // The CRC matched, so these bytes are what the writer wrote: not an Event at all.
-      throw new XpError(`${file}: the record at byte ${offset} is not a TensorBoard Event (${(err as Error).message})`);
+      const size = fs.fstatSync(fd).size;
+      let count = 0;
+      let wanted = this.chunkBytes;
+      while (this.offset < size) {
+        const chunk = readAt(fd, this.offset, Math.min(wanted, size - this.offset));
+        const decoder = new EventDecoder(chunk, this.offset, this.file, this.imageTags, this.tags, visitor);
+        const { consumed, records, nextRecordBytes } = decoder.decodeRecords();
+        count += records;
+        this.offset += consumed;
+        if (consumed > 0) {
+          wanted = this.chunkBytes;
+        } else {
+          // The next record is longer than the chunk, or still being written.
+          if (nextRecordBytes === undefined || this.offset + nextRecordBytes > size) break;
+          wanted = nextRecordBytes;
+        }
+      }
+      return count;
+    } finally {
+      fs.closeSync(fd);
     }
-    for (const value of event.values) yield { step: event.step, ...value };
+  }
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  for (let done = 0; done < length; ) {
+    const read = fs.readSync(fd, bytes, done, length - done, position + done);
+    if (read === 0) return bytes.subarray(0, done); // truncated since fstat
+    done += read;
+  }
+  return bytes;
+}
+
+/** Protobuf wire types. */
+const VARINT = 0;
+const BIT64 = 1;
+const LENGTH_DELIMITED = 2;
+const BIT32 = 5;
+
+/**
+ * Decodes the records of one chunk of an event file in place: fields are walked by offset
+ * within the chunk, with no reader object, subarray or event object per record, because a
+ * long run's file holds hundreds of thousands of records and the board reads them at once.
+ */
+class EventDecoder {
+  private readonly view: DataView;
+  private pos = 0;
+  // The field just read by tag().
+  private field = 0;
+  private wire = 0;
+  // The event being decoded.
+  private step = 0;
+  private wallTime = 0;
+
+  constructor(
+    private readonly bytes: Buffer,
+    /** Where the chunk starts in the file. */
+    private readonly base: number,
+    private readonly file: string,
+    private readonly imageTags: Set<string>,
+    private readonly tags: TagTexts,
+    private readonly visitor: EventVisitor,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** The whole records at the start of the chunk, CRCs checked, each decoded and visited. */
+  decodeRecords(): { consumed: number; records: number; nextRecordBytes?: number } {
+    const { bytes, view } = this;
+    let offset = 0;
+    let records = 0;
+    while (offset + HEADER_BYTES <= bytes.length) {
+      if (view.getUint32(offset + LENGTH_BYTES, true) !== maskedCrc32c(bytes, offset, offset + LENGTH_BYTES)) {
+        throw corruptRecord(this.file, this.base + offset, 'length');
+      }
+      const start = offset + HEADER_BYTES;
+      // The u64 length as two halves: a BigInt per record would cost more than the rest.
+      const end = start + view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
+      if (end + CRC_BYTES > bytes.length) return { consumed: offset, records, nextRecordBytes: end + CRC_BYTES - offset };
+      if (view.getUint32(end, true) !== maskedCrc32c(bytes, start, end)) throw corruptRecord(this.file, this.base + offset, 'data');
+      try {
+        this.event(start, end);
+      } catch (err) {
+        // The CRC matched, so these bytes are what the writer wrote: not an Event at all.
+        throw new XpError(`${this.file}: the record at byte ${this.base + offset} is not a TensorBoard Event (${(err as Error).message})`);
+      }
+      records++;
+      offset = end + CRC_BYTES;
+    }
+    return { consumed: offset, records };
+  }
+
+  /** An Event: wall_time and step first (summaries need them, wherever they stand), then the rest. */
+  private event(start: number, end: number): void {
+    this.step = 0;
+    this.wallTime = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === BIT64) this.wallTime = this.double();
+      else if (this.field === 2 && this.wire === VARINT) this.step = this.varint();
+      else this.skip();
+    }
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if ((this.field === 5 || this.field === 7) && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        const fieldEnd = this.pos + length;
+        if (this.field === 5) this.summary(this.pos, fieldEnd);
+        else if (this.isSessionStart(this.pos, fieldEnd)) this.visitor.sessionStart?.(this.step, this.wallTime);
+        this.pos = fieldEnd;
+      } else {
+        this.skip();
+      }
+    }
+  }
+
+  /** Summary: its values (field 1). */
+  private summary(start: number, end: number): void {
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        const valueEnd = this.pos + length;
+        this.value(this.pos, valueEnd);
+        this.pos = valueEnd;
+      } else {
+        this.skip();
+      }
+    }
+  }
+
+  /**
+   * A Summary.Value: a simple_value scalar, or images (the images plugin's DT_STRING tensor
+   * [width, height, png...], or the legacy Summary.Image); text, histograms and other tensors
+   * are skipped.
+   */
+  private value(start: number, end: number): void {
+    let tag = '';
+    let simpleValue: number | undefined;
+    let isImages = false;
+    // Where the tensor (field 8) and the legacy image (field 4) lie, once their tag is known.
+    let tensorStart = -1;
+    let tensorEnd = -1;
+    let imageStart = -1;
+    let imageEnd = -1;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      const { field, wire } = this;
+      if (field === 2 && wire === BIT32) {
+        simpleValue = this.view.getFloat32(this.pos, true);
+        this.pos += 4;
+      } else if (wire === LENGTH_DELIMITED && (field === 1 || field === 4 || field === 8 || field === 9)) {
+        const length = this.varint();
+        const fieldStart = this.pos;
+        const fieldEnd = fieldStart + length;
+        if (field === 1) {
+          tag = this.tags.text(this.bytes, fieldStart, fieldEnd);
+        } else if (field === 4) {
+          imageStart = fieldStart;
+          imageEnd = fieldEnd;
+        } else if (field === 8) {
+          tensorStart = fieldStart;
+          tensorEnd = fieldEnd;
+        } else {
+          isImages = this.pluginName(fieldStart, fieldEnd) === 'images';
+        }
+        this.pos = fieldEnd;
+      } else {
+        this.skip();
+      }
+    }
+    if (simpleValue !== undefined) this.visitor.scalar?.(tag, simpleValue, this.step, this.wallTime);
+    if (isImages) this.imageTags.add(tag);
+    if (!this.visitor.image) return;
+    if (imageStart >= 0) this.legacyImage(tag, imageStart, imageEnd);
+    if (tensorStart >= 0 && this.imageTags.has(tag)) this.imageTensor(tag, tensorStart, tensorEnd);
+  }
+
+  /** The images plugin's tensor: string_val (field 8) is [width, height, png, png, ...]. */
+  private imageTensor(tag: string, start: number, end: number): void {
+    const strings: [number, number][] = [];
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 8 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        strings.push([this.pos, this.pos + length]);
+        this.pos += length;
+      } else {
+        this.skip();
+      }
+    }
+    if (strings.length < 3) return;
+    const [width, height] = strings.slice(0, 2).map(([s, e]) => Number(this.bytes.toString('utf8', s, e)));
+    strings.slice(2).forEach(([s, e], index) => this.visitImage(tag, index, width, height, s, e));
+  }
+
+  /** Summary.Image: height = 1, width = 2, encoded_image_string = 4. */
+  private legacyImage(tag: string, start: number, end: number): void {
+    let width = 0;
+    let height = 0;
+    let png: [number, number] | undefined;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === VARINT) height = this.varint();
+      else if (this.field === 2 && this.wire === VARINT) width = this.varint();
+      else if (this.field === 4 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        png = [this.pos, this.pos + length];
+        this.pos += length;
+      } else this.skip();
+    }
+    if (png) this.visitImage(tag, 0, width, height, png[0], png[1]);
+  }
+
+  private visitImage(tag: string, index: number, width: number, height: number, start: number, end: number): void {
+    const image: ImageRef = { tag, index, width, height, file: this.file, offset: this.base + start, length: end - start };
+    this.visitor.image!(image, this.step, this.wallTime);
+  }
+
+  /** SummaryMetadata.plugin_data (1) .plugin_name (1). */
+  private pluginName(start: number, end: number): string | undefined {
+    let name: string | undefined;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === LENGTH_DELIMITED) {
+        const length = this.varint();
+        const pluginEnd = this.pos + length;
+        while (this.pos < pluginEnd) {
+          this.tag();
+          if (this.field === 1 && this.wire === LENGTH_DELIMITED) {
+            const length = this.varint();
+            name = this.bytes.toString('utf8', this.pos, this.pos + length);
+            this.pos += length;
+          } else {
+            this.skip();
+          }
+        }
+      } else {
+        this.skip();
+      }
+    }
+    return name;
+  }
+
+  /** SessionLog.status (field 1) is START. */
+  private isSessionStart(start: number, end: number): boolean {
+    let status = 0;
+    this.pos = start;
+    while (this.pos < end) {
+      this.tag();
+      if (this.field === 1 && this.wire === VARINT) status = this.varint();
+      else this.skip();
+    }
+    return status === SessionStatus.START;
+  }
+
+  private tag(): void {
+    const key = this.varint();
+    this.field = Math.floor(key / 8);
+    this.wire = key & 7;
+  }
+
+  /** A varint as a Number: exact below 2^53, which steps and lengths are. */
+  private varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (this.pos >= this.bytes.length) throw new Error('premature EOF');
+      const byte = this.bytes[this.pos++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error('varint longer than 10 bytes');
+  }
+
+  private double(): number {
+    const value = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return value;
+  }
+
+  /** Past the value of the field just read. */
+  private skip(): void {
+    if (this.wire === VARINT) this.varint();
+    else if (this.wire === BIT64) this.pos += 8;
+    else if (this.wire === LENGTH_DELIMITED) {
+      const length = this.varint(); // before reading pos, which it advances
+      this.pos += length;
+    }
+    else if (this.wire === BIT32) this.pos += 4;
+    else throw new Error(`unexpected wire type ${this.wire}`);
+    if (this.pos > this.bytes.length) throw new Error('premature EOF');
   }
 }
 
 /**
- * The payloads of a TFRecord file with both CRCs checked. A record cut short at the end of the
- * file is what a writer killed mid-append leaves, so it ends the file quietly; a CRC mismatch in
- * a complete record is corruption and an error.
+ * Tag bytes to text, remembered: a file repeats a few tags hundreds of thousands of times, and
+ * comparing a tag's bytes with those seen costs less than decoding a new string each time.
  */
-function* records(bytes: Uint8Array, file: string): Generator<{ offset: number; data: Uint8Array }> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let offset = 0; offset + HEADER_BYTES <= bytes.length; ) {
-    if (view.getUint32(offset + LENGTH_BYTES, true) !== maskedCrc32c(bytes.subarray(offset, offset + LENGTH_BYTES))) {
-      throw corruptRecord(file, offset, 'length');
-    }
-    const start = offset + HEADER_BYTES;
-    const end = start + Number(view.getBigUint64(offset, true));
-    if (end + CRC_BYTES > bytes.length) return;
-    const data = bytes.subarray(start, end);
-    if (view.getUint32(end, true) !== maskedCrc32c(data)) throw corruptRecord(file, offset, 'data');
-    yield { offset, data };
-    offset = end + CRC_BYTES;
+class TagTexts {
+  private readonly byLength = new Map<number, { bytes: Uint8Array; text: string }[]>();
+
+  text(bytes: Buffer, start: number, end: number): string {
+    const length = end - start;
+    let known = this.byLength.get(length);
+    if (!known) this.byLength.set(length, (known = []));
+    for (const entry of known) if (sameBytes(entry.bytes, bytes, start)) return entry.text;
+    const entry = { bytes: Uint8Array.from(bytes.subarray(start, end)), text: bytes.toString('utf8', start, end) };
+    known.push(entry);
+    return entry.text;
   }
+}
+
+function sameBytes(known: Uint8Array, bytes: Uint8Array, start: number): boolean {
+  for (let i = known.length - 1; i >= 0; i--) if (known[i] !== bytes[start + i]) return false;
+  return true;
 }
 
 function corruptRecord(file: string, offset: number, part: 'length' | 'data'): XpError {
   return new XpError(`${file}: corrupt event record at byte ${offset} (the CRC of its ${part} does not match)`);
-}
-
-function decodeEvent(bytes: Uint8Array): { step: number; values: TaggedValue[] } {
-  const reader = new BinaryReader(bytes);
-  let step = 0;
-  const values: TaggedValue[] = [];
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 2 && wireType === WireType.Varint) step = Number(reader.int64());
-    // A message field that occurs twice is merged; for Summary that appends the values.
-    else if (fieldNo === 5 && wireType === WireType.LengthDelimited) values.push(...decodeSummary(reader.bytes()));
-    else reader.skip(wireType, fieldNo);
-  }
-  return { step, values };
-}
-
-function decodeSummary(bytes: Uint8Array): TaggedValue[] {
-  const reader = new BinaryReader(bytes);
-  const values: TaggedValue[] = [];
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.LengthDelimited) {
-      const value = decodeValue(reader.bytes());
-      if (value) values.push(value);
-    } else {
-      reader.skip(wireType, fieldNo);
-    }
-  }
-  return values;
-}
-
-/** A Summary.Value holding a simple_value; undefined for images, text, histograms and tensors. */
-function decodeValue(bytes: Uint8Array): TaggedValue | undefined {
-  const reader = new BinaryReader(bytes);
-  let tag = '';
-  let value: number | undefined;
-  while (reader.pos < reader.len) {
-    const [fieldNo, wireType] = reader.tag();
-    if (fieldNo === 1 && wireType === WireType.LengthDelimited) tag = reader.string();
-    else if (fieldNo === 2 && wireType === WireType.Bit32) value = reader.float();
-    else reader.skip(wireType, fieldNo);
-  }
-  return value === undefined ? undefined : { tag, value };
 }
