@@ -13,11 +13,12 @@ import { parseArgs } from 'node:util';
 import { machineFacts, requestedBackend, selectBackend } from '../framework/backend.js';
 import { XpError } from '../framework/errors.js';
 import type { Benchmark } from './harness.js';
+import { config } from './config.js';
 import { kernels } from './kernels.js';
 import { models } from './models.js';
 import { vsPytorch } from './vs-pytorch.js';
 
-const BENCHMARKS: Benchmark[] = [kernels, models];
+const BENCHMARKS: Benchmark[] = [kernels, models, config];
 const DEFAULT_BACKEND = 'wasm';
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json');
 
