@@ -66,8 +66,17 @@ export function readScalars(dir: string): Scalars {
   return scalars;
 }
 
-function* fileScalars(file: string): Generator<TaggedValue & { step: number }> {
-  for (const { offset, data } of records(fs.readFileSync(file), file)) {
+/** Every scalar point of one event file, in the order written (repeats included). */
+export function* fileScalars(file: string): Generator<TaggedValue & { step: number }> {
+  for (const { event } of fileEvents(file)) {
+    for (const value of event.values) yield { step: event.step, ...value };
+  }
+}
+
+/** Each complete record of an event file: its framed bytes and the Event's step and scalars. */
+export function* fileEvents(file: string): Generator<{ framed: Uint8Array; event: { step: number; values: TaggedValue[] } }> {
+  const bytes = fs.readFileSync(file);
+  for (const { offset, data } of records(bytes, file)) {
     let event: { step: number; values: TaggedValue[] };
     try {
       event = decodeEvent(data);
@@ -75,7 +84,7 @@ function* fileScalars(file: string): Generator<TaggedValue & { step: number }> {
       // The CRC matched, so these bytes are what the writer wrote: not an Event at all.
       throw new XpError(`${file}: the record at byte ${offset} is not a TensorBoard Event (${(err as Error).message})`);
     }
-    for (const value of event.values) yield { step: event.step, ...value };
+    yield { framed: bytes.subarray(offset, offset + HEADER_BYTES + data.length + CRC_BYTES), event };
   }
 }
 
