@@ -23,6 +23,27 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   syncFolder(path.dirname(file));
 }
 
+/**
+ * Rewrites an existing small file where it lies, for when the disk is too full for a temporary
+ * copy (a run recording that it failed because the disk is full): not atomic, so only a last resort.
+ */
+export function overwriteInPlace(file: string, data: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const bytes = Buffer.from(data);
+    fs.writeSync(fd, bytes, 0, bytes.length, 0);
+    fs.ftruncateSync(fd, bytes.length);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Whether an error says the disk (or the user's quota) is full. */
+export function isDiskFull(err: unknown): boolean {
+  return ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
 /** Writes a new file and flushes it to the disk before returning. */
 export function writeFileDurable(file: string, data: string | Uint8Array, flag = 'w'): void {
   const fd = fs.openSync(file, flag);

@@ -12,6 +12,9 @@ import { ALLOW_OUTSIDE_PROJECT } from '../../framework/config/load.js';
 /** Exit status of an error xp did not expect (sysexits' EX_SOFTWARE); user errors exit 1 or 2. */
 export const INTERNAL_ERROR_EXIT = 70;
 
+/** System error codes that describe the machine, each message naming the operation and file. */
+const ENVIRONMENT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EIO']);
+
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (or XP_BACKEND)');
 }
@@ -177,6 +180,12 @@ export function reportError(err: unknown): number {
   if (err instanceof XpError) {
     console.error(`xp: ${err.message}`);
     return err.exitCode;
+  }
+  // What the machine refused (a full disk, a read-only folder) is for the user to fix, not a bug.
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code && ENVIRONMENT_ERRORS.has(code)) {
+    console.error(`xp: ${(err as Error).message}`);
+    return 1;
   }
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   const trace = writeTrace(err);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
-import { removeTemporaries, writeFileAtomic } from '../fsutil.js';
+import { isDiskFull, overwriteInPlace, removeTemporaries, writeFileAtomic } from '../fsutil.js';
 import { XpError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { ConfigMap } from '../config/load.js';
@@ -145,7 +145,15 @@ export class RunFolder {
 
   private save(): void {
     this.assertWriter();
-    writeFileAtomic(path.join(this.dir, RUN_FILE), `${JSON.stringify(this.info, null, 2)}\n`);
+    const file = path.join(this.dir, RUN_FILE);
+    const text = `${JSON.stringify(this.info, null, 2)}\n`;
+    try {
+      writeFileAtomic(file, text);
+    } catch (err) {
+      // A full disk must not leave the record saying "running": the old file's blocks still hold it.
+      if (!isDiskFull(err) || !fs.existsSync(file)) throw err;
+      overwriteInPlace(file, text);
+    }
   }
 }
 

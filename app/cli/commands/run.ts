@@ -59,9 +59,18 @@ async function runUntilStopped(file: string | undefined, opts: RunOptions, stop:
   // Everything that can be wrong with the experiment is found before a run folder exists.
   const config = await resolveExperiment(file!, { overrides: opts.set, imports: opts.import });
   const backend = await selectBackend(requestedBackend(opts.backend, config.value.backend as string | undefined));
+  const container = assemble(config.value);
   if (stop.requested) return stoppedBeforeStart(stop);
   const folder = createFolder(config.value, backend.chosen, opts, lockOptions);
-  await train(folder, config, backend.chosen, undefined, stop);
+  await train(folder, { config, backend: backend.chosen, container }, stop);
+}
+
+/** What training needs, all of it checked before the run folder changes. */
+interface Prepared {
+  config: LoadedConfig;
+  backend: string;
+  container: ReturnType<typeof assemble>;
+  resumeFrom?: CheckpointData;
 }
 
 /**
@@ -76,14 +85,17 @@ async function resume(dir: string, opts: RunOptions, stop: StopSignal, lockOptio
     return;
   }
   folder.lockForWriting(lockOptions);
-  let prepared: { config: LoadedConfig; backend: string; resumeFrom?: Resumable };
+  let prepared: Prepared;
   try {
     // A resumed run reads the resolved config it saved, so it continues the same experiment.
     const config = await resolveExperiment(folder.configFile, { overrides: opts.set, imports: opts.import });
     const backend = await selectBackend(requestedBackend(opts.backend, config.value.backend as string | undefined));
+    const container = assemble(config.value);
     const newest = listCheckpoints(folder.checkpointsDir).pop();
-    prepared = { config, backend: backend.chosen, resumeFrom: newest ? { checkpoint: newest, data: readCheckpoint(newest) } : undefined };
-    if (!newest) console.error(`${dir} has no checkpoint yet: starting it over`);
+    const resumeFrom = newest ? readCheckpoint(newest) : undefined;
+    if (resumeFrom) checkShapes(resumeFrom.tensors, 'model', (container.get(TOKENS.Model) as Denoiser).variables(), newest!);
+    else console.error(`${dir} has no checkpoint yet: starting it over`);
+    prepared = { config, backend: backend.chosen, container, resumeFrom };
   } catch (err) {
     folder.release();
     throw err;
@@ -92,21 +104,15 @@ async function resume(dir: string, opts: RunOptions, stop: StopSignal, lockOptio
     folder.release();
     return stoppedBeforeStart(stop);
   }
-  await train(folder, prepared.config, prepared.backend, prepared.resumeFrom, stop);
-}
-
-interface Resumable {
-  checkpoint: string;
-  data: CheckpointData;
+  await train(folder, prepared, stop);
 }
 
 /**
  * Trains into a locked folder. Whatever happens, run.json ends true: completed, interrupted
  * (the process then exits 130 or 143), or failed with the first error's message.
  */
-async function train(folder: RunFolder, config: LoadedConfig, backend: string, resumable: Resumable | undefined, stop: StopSignal): Promise<void> {
+async function train(folder: RunFolder, { config, backend, container, resumeFrom }: Prepared, stop: StopSignal): Promise<void> {
   const experiment = config.value;
-  const resumeFrom = resumable?.data;
   const startStep = Number(resumeFrom?.state.step ?? 0);
   let result: FitResult | undefined;
   let failure: unknown;
@@ -122,8 +128,6 @@ async function train(folder: RunFolder, config: LoadedConfig, backend: string, r
     else writer.text('config', `\`\`\`yaml\n${stringify(experiment)}\`\`\``, 0);
     writer.hparamsSessionStart({ hparams: hparamsOf(experiment), groupName: String(experiment.name), startTimeSecs: Date.now() / 1000 });
     recorder = new RunRecorder(writer, folder.samplesDir);
-    const container = assemble(experiment);
-    if (resumable) checkShapes(resumable.data.tensors, 'model', (container.get(TOKENS.Model) as Denoiser).variables(), resumable.checkpoint);
     const trainer = container.get(TOKENS.Trainer) as Trainer;
     result = await trainer.fit({
       record: recorder,
@@ -134,7 +138,9 @@ async function train(folder: RunFolder, config: LoadedConfig, backend: string, r
   } catch (err) {
     failure = err;
   }
-  failure ??= closeRecords(writer, result);
+  // Closed whatever happened; a failure here is reported only when it is the first.
+  const closing = closeRecords(writer, result);
+  failure ??= closing;
   if (failure === undefined) failure = recordEnd(folder, result!, recorder!);
   if (failure !== undefined) recordFailure(folder, failure);
   folder.release();
