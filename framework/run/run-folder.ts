@@ -90,6 +90,11 @@ export class RunFolder {
     for (const dir of [this.dir, this.samplesDir, this.checkpointsDir]) removeTemporaries(dir);
   }
 
+  /** Keeps this process's lease on the folder alive; cheap enough to call every step. */
+  keepAlive(): void {
+    this.lock?.renewIfDue();
+  }
+
   /** Whether this process may still write here (false once another process took the folder over). */
   mayWrite(): boolean {
     return this.lock?.held() ?? false;

@@ -40,6 +40,7 @@ export function describeHolder(holder: LockHolder): string {
 export class RunLock {
   private renewTimer?: NodeJS.Timeout;
   private lost = false;
+  private renewedAt = Date.now();
 
   private constructor(
     readonly dir: string,
@@ -68,6 +69,14 @@ export class RunLock {
       moveStaleAside(file, current);
     }
     throw new XpError(`${dir}: could not take the run folder's lock (other processes keep taking it)`);
+  }
+
+  /**
+   * Renews the lease if a third of it has passed. For callers on a busy thread: a loop that never
+   * yields to the event loop starves the renewal timer, and the lease would run out mid-run.
+   */
+  renewIfDue(): void {
+    if (Date.now() - this.renewedAt >= this.leaseMs / 3) this.renew();
   }
 
   /** The live holder of a folder's lock, if any. */
@@ -102,6 +111,7 @@ export class RunLock {
   private renew(): void {
     if (!this.held()) return;
     this.holder = { ...this.holder, leaseUntil: Date.now() + this.leaseMs };
+    this.renewedAt = Date.now();
     try {
       writeFileAtomic(path.join(this.dir, LOCK_FILE), JSON.stringify(this.holder));
     } catch {

@@ -127,7 +127,7 @@ async function train(folder: RunFolder, { config, backend, container, resumeFrom
     if (resumeFrom) writer.sessionStart(startStep);
     else writer.text('config', `\`\`\`yaml\n${stringify(experiment)}\`\`\``, 0);
     writer.hparamsSessionStart({ hparams: hparamsOf(experiment), groupName: String(experiment.name), startTimeSecs: Date.now() / 1000 });
-    recorder = new RunRecorder(writer, folder.samplesDir);
+    recorder = new RunRecorder(writer, folder.samplesDir, () => folder.keepAlive());
     const trainer = container.get(TOKENS.Trainer) as Trainer;
     result = await trainer.fit({
       record: recorder,

@@ -60,6 +60,8 @@ export class SummaryWriter {
   private pending: Uint8Array[] = [];
   private closed = false;
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly flushMs: number;
+  private flushedAt = Date.now();
   private readonly mayWrite: () => boolean;
   /** A failed timed flush (a full disk, say), raised by the next flushToDisk() or close(). */
   private failure?: Error;
@@ -70,6 +72,7 @@ export class SummaryWriter {
   ) {
     fs.mkdirSync(logdir, { recursive: true });
     this.mayWrite = mayWrite;
+    this.flushMs = flushSeconds * 1000;
     const header = frameRecord(encodeEvent({ wallTime: nowSecs(), fileVersion: FILE_VERSION }));
     this.file = createEventFile(logdir, header);
     // unref: a pending flush must not keep a finished process alive; the exit hook covers it.
@@ -127,6 +130,7 @@ export class SummaryWriter {
     if (this.pending.length === 0) return;
     const records = Buffer.concat(this.pending);
     this.pending = [];
+    this.flushedAt = Date.now();
     // After a failed append the file may end in a partial record: nothing more goes after it.
     if (this.failure || !this.mayWrite()) return;
     try {
@@ -154,7 +158,7 @@ export class SummaryWriter {
     this.flush();
   }
 
-  /** A timer callback must not throw (the process would die with a stack trace): keep the error. */
+  /** A timed flush must not throw (from a timer the process would die with a stack trace): keep the error. */
   private flushFromTimer(): void {
     try {
       this.flush();
@@ -170,6 +174,8 @@ export class SummaryWriter {
   private append(event: Event): void {
     if (this.closed) throw new Error(`SummaryWriter for ${this.logdir} is closed`);
     this.pending.push(frameRecord(encodeEvent(event)));
+    // The timer cannot fire while a training loop keeps the event loop busy; this can.
+    if (Date.now() - this.flushedAt >= this.flushMs) this.flushFromTimer();
   }
 }
 
