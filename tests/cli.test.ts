@@ -53,7 +53,7 @@ test('xp validate prints every mistake with file:line:column and exits 2', () =>
   // The file extends the checkout's experiment from outside its project: allowed by the flag only.
   const refused = xp(['validate', file]);
   assert.is(refused.code, 2);
-  assert.match(refused.stderr, `${file}:1:10: extends: cannot extend`);
+  assert.match(refused.stderr, `${file}:1:1: extends: cannot extend '${path.join(repoRoot, 'experiments/mnist-ema.yaml')}': it is outside the experiment's project`);
   const result = xp(['validate', file, '--allow-outside-project']);
   assert.is(result.code, 2);
   const lines = result.stderr.trim().split('\n').slice(1);
@@ -118,7 +118,10 @@ test('a short quick-start run leaves a complete run folder; xp sample and xp run
   assert.is(withEta.code, 0, withEta.stderr);
   assert.is(fs.readFileSync(stochastic).length, npy.length);
   assert.not.equal(fs.readFileSync(stochastic), npy);
-  const misspelt = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--sampler-set', 'etta=1', '--out', stochastic]);
+  const kept = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--steps', '3', '--out', stochastic]);
+  assert.is(kept.code, 1);
+  assert.match(kept.stderr, `xp: --out ${stochastic}: the file exists; pass --force to overwrite it`);
+  const misspelt = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--sampler-set', 'etta=1', '--out', stochastic, '--force']);
   assert.is.not(misspelt.code, 0);
   assert.match(misspelt.stderr, /sampler\.etta/);
 

@@ -190,7 +190,7 @@ test('extends and imports stay inside the project unless allowed', async () => {
     const file = write('escape.yaml', `extends: ${relative}/parent.yaml\nimports: [${path.join(outside, 'module.ts')}]\n`);
     const issues = (await issuesOf(file)).sort((a, b) => a.path.localeCompare(b.path));
     assert.equal(issues.map((i) => [i.path, i.pos?.line]), [['extends', 1], ['imports.0', 2]]);
-    assert.match(issues[0].message, `cannot extend '${relative}/parent.yaml' is outside the experiment's project (${fs.realpathSync(dir)}); pass --allow-outside-project`);
+    assert.match(issues[0].message, `cannot extend '${relative}/parent.yaml': it is outside the experiment's project (${fs.realpathSync(dir)}); pass --allow-outside-project`);
     assert.match(issues[1].message, 'cannot import');
     process.env.XP_ALLOW_OUTSIDE_PROJECT = '1';
     const { value } = await resolveExperiment(file);

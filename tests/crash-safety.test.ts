@@ -133,6 +133,29 @@ test('a second writer is refused; SIGTERM ends the run interrupted with status 1
   assert.equal(fs.readdirSync(dir).map((f) => `${f}:${fs.statSync(path.join(dir, f)).mtimeMs}`), before);
 });
 
+test('a paused writer whose lease ran out is taken over, and on waking stops without writing more (exit 75)', async () => {
+  const runs = path.join(tmp, 'paused');
+  const paused = start(['run', 'experiments/quickstart.yaml', '--runs-dir', runs, ...TINY, '--set', 'trainer.max_steps=100000', '--set', 'trainer.epochs=10000', '--lease-seconds', '2']);
+  const pausedEnd = exited(paused);
+  const dir = await waitFor(() => (runOf(runs) && checkpointStep(runOf(runs)) >= 3 ? runOf(runs) : undefined), 'a first checkpoint');
+  paused.kill('SIGSTOP'); // a machine cut off, or a worker stopped in a debugger
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const takeover = exited(start(['run', '--resume', dir, '--set', `trainer.max_steps=${checkpointStep(dir) + 6}`]));
+  const taken = await waitFor(() => (JSON.parse(fs.readFileSync(path.join(dir, 'run.lock'), 'utf8')).pid !== paused.pid ? true : undefined), 'the takeover');
+  assert.ok(taken);
+  paused.kill('SIGCONT');
+  const first = await pausedEnd;
+  assert.is(first.code, 75, first.stderr);
+  assert.match(first.stderr, /another process \(process \d+ on .+\) took this run folder over; stopping without writing more|took this run folder over/);
+  const second = await takeover;
+  assert.is(second.code, 0, second.stderr);
+  const info = runInfo(dir);
+  assert.is(info.status, 'completed');
+  const recorded = recordedLosses(dir);
+  assert.equal([...recorded.keys()].sort((a, b) => a - b), Array.from({ length: info.steps }, (_, i) => i + 1), 'every step once, none beyond the end');
+  for (const [step, values] of recorded) assert.is(values.length, 1, `step ${step} recorded once`);
+});
+
 test('weights that turn infinite fail the run with the first error in run.json; the last good checkpoint is kept', () => {
   const runs = path.join(tmp, 'poisoned');
   const good = xp(['run', 'experiments/quickstart.yaml', '--runs-dir', runs, ...TINY, '--set', 'trainer.max_steps=3']);

@@ -85,7 +85,7 @@ function realPath(file: string): string {
 /** Why `target` may not be used, when `confine` is set and it lies outside. */
 function outsideProject(what: string, written: string, target: string, confine: string | undefined): string | undefined {
   if (!confine || isInside(target, confine)) return undefined;
-  return `${what} '${written}' is outside the experiment's project (${confine}); pass --allow-outside-project (or set ${ALLOW_OUTSIDE_PROJECT}=1) if you trust it`;
+  return `${what} '${written}': it is outside the experiment's project (${confine}); pass --allow-outside-project (or set ${ALLOW_OUTSIDE_PROJECT}=1) if you trust it`;
 }
 
 function loadChain(file: string, chain: string[], issues: Issue[], confine: string | undefined): LoadedConfig {
