@@ -87,6 +87,13 @@ export class RunFolder {
    */
   lockForWriting(options: LockOptions = {}): void {
     this.lock = RunLock.acquire(this.dir, options);
+    try {
+      // What the previous writer recorded last, not what was read before the lock was ours.
+      if (fs.existsSync(path.join(this.dir, RUN_FILE))) this.info = readRunInfo(this.dir);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
     for (const dir of [this.dir, this.samplesDir, this.checkpointsDir]) removeTemporaries(dir);
   }
 
