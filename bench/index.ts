@@ -14,11 +14,12 @@ import { machineFacts, requestedBackend, selectBackend } from '../framework/back
 import { XpError } from '../framework/errors.js';
 import type { Benchmark } from './harness.js';
 import { board } from './board.js';
+import { config } from './config.js';
 import { kernels } from './kernels.js';
 import { models } from './models.js';
 import { vsPytorch } from './vs-pytorch.js';
 
-const BENCHMARKS: Benchmark[] = [kernels, models, board];
+const BENCHMARKS: Benchmark[] = [kernels, models, board, config];
 const DEFAULT_BACKEND = 'wasm';
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json');
 

@@ -8,6 +8,8 @@ import { component, Type } from '../framework/registry/index.js';
 import { schemaText } from '../framework/config/schema.js';
 import { schemaPath } from '../framework/paths.js';
 import { registerBuiltins } from '../components/index.js';
+import { INTERNAL_ERROR_EXIT, reportError } from '../app/cli/main.js';
+import { XpError } from '../framework/errors.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-cli-'));
 const runsDir = path.join(tmp, 'runs');
@@ -48,7 +50,11 @@ test('xp validate prints every mistake with file:line:column and exits 2', () =>
     file,
     `extends: ${path.join(repoRoot, 'experiments/mnist-ema.yaml')}\noptimizer: { lr: -1 }\ntrainer: { epochs: many }\ncallbacks:\n  ema: { bta: 0.9 }\n`,
   );
-  const result = xp(['validate', file]);
+  // The file extends the checkout's experiment from outside its project: allowed by the flag only.
+  const refused = xp(['validate', file]);
+  assert.is(refused.code, 2);
+  assert.match(refused.stderr, `${file}:1:1: extends: cannot extend '${path.join(repoRoot, 'experiments/mnist-ema.yaml')}': it is outside the experiment's project`);
+  const result = xp(['validate', file, '--allow-outside-project']);
   assert.is(result.code, 2);
   const lines = result.stderr.trim().split('\n').slice(1);
   assert.is(lines.length, 3, result.stderr);
@@ -112,7 +118,10 @@ test('a short quick-start run leaves a complete run folder; xp sample and xp run
   assert.is(withEta.code, 0, withEta.stderr);
   assert.is(fs.readFileSync(stochastic).length, npy.length);
   assert.not.equal(fs.readFileSync(stochastic), npy);
-  const misspelt = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--sampler-set', 'etta=1', '--out', stochastic]);
+  const kept = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--steps', '3', '--out', stochastic]);
+  assert.is(kept.code, 1);
+  assert.match(kept.stderr, `xp: --out ${stochastic}: the file exists; pass --force to overwrite it`);
+  const misspelt = xp(['sample', dir, '--n', '3', '--sampler', 'ddim', '--sampler-set', 'etta=1', '--out', stochastic, '--force']);
   assert.is.not(misspelt.code, 0);
   assert.match(misspelt.stderr, /sampler\.etta/);
 
@@ -140,6 +149,29 @@ test('kill -9 mid-run, then --resume: training continues from the last checkpoin
   const info = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
   assert.equal([info.status, info.steps], ['completed', 8]);
   assert.ok(fs.readdirSync(runDir).filter((f) => f.startsWith('events.out.tfevents.')).length >= 2, 'a new event file next to the old');
+});
+
+test('errors: a user error is its message alone; an internal one is a short line and a file with the full trace', () => {
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args.join(' '));
+  try {
+    assert.is(reportError(new XpError('experiments/x.yaml: seed: must be integer', 2)), 2);
+    const diskFull = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: 'ENOSPC' });
+    assert.is(reportError(diskFull), 1);
+    assert.is(reportError(new TypeError("Cannot read properties of undefined (reading 'shape')")), INTERNAL_ERROR_EXIT);
+  } finally {
+    console.error = original;
+  }
+  assert.equal(printed.slice(0, 3), [
+    'xp: experiments/x.yaml: seed: must be integer',
+    'xp: ENOSPC: no space left on device, write',
+    "xp: internal error: Cannot read properties of undefined (reading 'shape')",
+  ]);
+  const traceFile = /the full trace is in (\S+);/.exec(printed[3])?.[1];
+  assert.ok(traceFile && fs.existsSync(traceFile), printed[3]);
+  assert.match(fs.readFileSync(traceFile, 'utf8'), /TypeError: Cannot read properties of undefined[\s\S]*at /);
+  fs.rmSync(traceFile);
 });
 
 async function waitFor<T>(probe: () => T | undefined, seconds = 240): Promise<T> {

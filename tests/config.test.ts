@@ -152,5 +152,68 @@ test('missing required sections are named', async () => {
   assert.equal(paths, ['dataset', 'model', 'objective', 'optimizer', 'trainer']);
 });
 
+test('keys that reach the object model are refused in YAML and in --set, with their position', async () => {
+  const file = write('proto.yaml', `extends: base.yaml\noptimizer:\n  __proto__: { polluted: true }\n  constructor: 1\n`);
+  const issues = await issuesOf(file);
+  assert.equal(issues.map((i) => [i.pos?.line, i.path]), [[3, 'optimizer.__proto__'], [4, 'optimizer.constructor']]);
+  assert.match(issues[0].message, "the key '__proto__' is not allowed");
+  for (const override of ['__proto__.polluted=1', 'optimizer.prototype=1', '+callbacks.x={__proto__: {polluted: 1}}']) {
+    const [issue] = await issuesOf(base, [override]);
+    assert.is(issue.pos?.file, `--set ${override}`);
+    assert.match(issue.message, /the key '(__proto__|prototype)' is not allowed/);
+  }
+  assert.is(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is untouched');
+});
+
+test('names that become folders are plain', async () => {
+  for (const name of ['../../escaped', 'a/b', '.hidden', '']) {
+    const [issue] = await issuesOf(base, [`name=${JSON.stringify(name)}`]);
+    assert.is(issue.path, 'name', name);
+    assert.match(issue.message, /must be a plain folder name/);
+  }
+  const [sweepName] = await issuesOf(base, ['+sweep.name=../up']);
+  assert.is(sweepName.path, 'sweep.name');
+});
+
+test('infinite and NaN numbers are refused (lr: .inf passes a > 0 bound)', async () => {
+  const file = write('inf.yaml', 'extends: base.yaml\noptimizer: { lr: .inf }\ndataset: { batch_size: .nan }\n');
+  const issues = await issuesOf(file);
+  const lr = issues.find((i) => i.path === 'optimizer.lr')!;
+  assert.equal([lr.pos?.line, lr.message], [2, 'must be a finite number, got Infinity']);
+  assert.ok(issues.some((i) => i.path === 'dataset.batch_size'), 'NaN too');
+});
+
+test('extends and imports stay inside the project unless allowed', async () => {
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-config-outside-'));
+  try {
+    fs.copyFileSync(base, path.join(outside, 'parent.yaml'));
+    fs.writeFileSync(path.join(outside, 'module.ts'), 'export {};\n');
+    const relative = path.relative(dir, outside);
+    const file = write('escape.yaml', `extends: ${relative}/parent.yaml\nimports: [${path.join(outside, 'module.ts')}]\n`);
+    const issues = (await issuesOf(file)).sort((a, b) => a.path.localeCompare(b.path));
+    assert.equal(issues.map((i) => [i.path, i.pos?.line]), [['extends', 1], ['imports.0', 2]]);
+    assert.match(issues[0].message, `cannot extend '${relative}/parent.yaml': it is outside the experiment's project (${fs.realpathSync(dir)}); pass --allow-outside-project`);
+    assert.match(issues[1].message, 'cannot import');
+    process.env.XP_ALLOW_OUTSIDE_PROJECT = '1';
+    const { value } = await resolveExperiment(file, { registry: registerBuiltins() });
+    assert.is(value.seed, 3, 'allowed: the parent is read');
+  } finally {
+    delete process.env.XP_ALLOW_OUTSIDE_PROJECT;
+    fs.rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test('duplicate keys, alias bombs and folders are issues with a position, not exceptions', async () => {
+  const [duplicate] = await issuesOf(write('dup.yaml', 'seed: 1\nseed: 2\n'));
+  assert.equal([duplicate.pos?.line, duplicate.path], [2, 'seed']);
+  assert.match(duplicate.message, "the key 'seed' appears twice");
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 12; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+  const [bomb] = await issuesOf(write('bomb.yaml', `${levels.join('\n')}\n`));
+  assert.match(bomb.message, /^malformed YAML: .*alias/i);
+  const [folder] = await issuesOf(dir);
+  assert.equal([folder.pos?.file, folder.message], [path.resolve(dir), 'is a folder, not an experiment file']);
+});
+
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 test.run();

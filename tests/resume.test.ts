@@ -9,7 +9,12 @@ import { resolveExperiment } from '../framework/config/resolve.js';
 import { assemble } from '../framework/container/assembly.js';
 import { TOKENS } from '../framework/container/tokens.js';
 import type { CheckpointSink, Denoiser, Recorder, Trainer } from '../framework/interfaces.js';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../framework/run/checkpoint.js';
+import {
+  NonFiniteWeightsError, listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint,
+} from '../framework/run/checkpoint.js';
+import { SummaryWriter } from '../framework/records/tensorboard/writer.js';
+import { eventFiles, fileScalars } from '../framework/records/tensorboard/reader.js';
+import { trimEventsAfter } from '../framework/records/tensorboard/trim.js';
 import { registerBuiltins } from '../components/index.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-resume-'));
@@ -86,6 +91,56 @@ test('checkpoints round-trip tensors and state; pruning keeps the newest and the
   assert.equal(listCheckpoints(folder).map((p) => path.basename(p)), ['step-00000001', 'step-00000003', 'step-00000004']);
   assert.not.ok(fs.readdirSync(folder).some((name) => name.startsWith('.tmp')), 'no temporary folder is left');
   tf.dispose([...tensors.values(), ...loaded.tensors.values()]);
+});
+
+test('weights holding NaN or infinity are never checkpointed; the last good checkpoint stays', async () => {
+  await backendReady;
+  const folder = path.join(dir, 'poisoned');
+  const good = new Map<string, tf.Tensor>([['model/w', tf.tensor1d([1, 2])], ['optimizer/0', tf.scalar(1, 'int32')]]);
+  await writeCheckpoint(folder, 1, { state: {}, tensors: good });
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const tensors = new Map<string, tf.Tensor>([['model/w', tf.tensor1d([1, 2])], ['callbacks.ema/w', tf.tensor1d([0, bad])]]);
+    try {
+      await writeCheckpoint(folder, 2, { state: {}, tensors });
+      assert.unreachable(`${bad} must be refused`);
+    } catch (err) {
+      assert.instance(err, NonFiniteWeightsError);
+      assert.match((err as Error).message, "at step 2 'callbacks.ema/w' holds NaN or infinite values; the checkpoint was not written (the last good one, step-00000001, is kept)");
+    }
+    tf.dispose([...tensors.values()]);
+  }
+  assert.equal(fs.readdirSync(folder), ['step-00000001'], 'no step-2 and no temporary folder');
+  tf.dispose([...good.values()]);
+});
+
+test('a damaged checkpoint is an error naming its file', async () => {
+  await backendReady;
+  const folder = path.join(dir, 'damaged');
+  const tensors = new Map<string, tf.Tensor>([['model/w', tf.zeros([4, 4])]]);
+  const checkpoint = await writeCheckpoint(folder, 1, { state: {}, tensors });
+  tf.dispose([...tensors.values()]);
+  const weights = path.join(checkpoint, 'weights.bin');
+  fs.truncateSync(weights, 10);
+  assert.throws(() => readCheckpoint(checkpoint), (err: Error) => err.message === `${weights}: 10 bytes where weights.json describes 64 (truncated)`);
+  const manifest = path.join(checkpoint, 'weights.json');
+  fs.writeFileSync(manifest, JSON.stringify([{ paths: ['weights.bin'], weights: [{ name: 'model/w', dtype: 'float32', shape: [4, 'x'] }] }]));
+  assert.throws(() => readCheckpoint(checkpoint), /weights\.json: weights\.0 \(model\/w\): the shape \[4,"x"\] is not a list of sizes/);
+  fs.writeFileSync(path.join(checkpoint, 'state.json'), '{"step": ');
+  assert.throws(() => readCheckpoint(checkpoint), /state\.json: not valid JSON/);
+});
+
+test('event files are cut back to a checkpoint: later records and a partial last record go', () => {
+  const logdir = path.join(dir, 'trim');
+  const writer = new SummaryWriter(logdir);
+  for (let step = 1; step <= 10; step++) writer.scalar('Training/MSE', step / 10, step);
+  writer.close();
+  const [file] = eventFiles(logdir);
+  fs.appendFileSync(file, Buffer.from([42, 0, 0, 0, 0, 0, 0, 0, 1, 2])); // a record cut short by a kill
+  assert.is(trimEventsAfter(logdir, 5), 5);
+  assert.equal([...fileScalars(file)].map((p) => p.step), [1, 2, 3, 4, 5]);
+  assert.is(trimEventsAfter(logdir, 5), 0, 'nothing more to drop: the file is left alone');
+  trimEventsAfter(logdir, -1);
+  assert.equal(eventFiles(logdir), [], 'a run starting over drops every file');
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { expandTrials, trialOverrides } from '../app/sweep/trials.js';
 import { summarize } from '../app/sweep/summary.js';
 import type { TrialOutcome } from '../app/sweep/launcher.js';
-import { xp } from './support/cli.js';
+import { spawn } from 'node:child_process';
+import { repoRoot, xp, xpBin } from './support/cli.js';
 
 test('a grid is the cartesian product of its axes, then explicit trials, then random draws', () => {
   const trials = expandTrials({
@@ -83,6 +84,36 @@ test('every trial is validated before any runs', () => {
   const result = xp(['sweep', 'experiments/sweep-ema-beta.yaml', '--grid', 'callbacks.ema.beta=0.9,1.5', '--dry-run']);
   assert.is(result.code, 2);
   assert.match(result.stderr, /trial-1-beta=1\.5: .*must be < 1/);
+});
+
+test('Ctrl-C just as a local sweep starts a trial: no trial is marked failed, the unstarted ones are counted, exit 130', async () => {
+  const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-sweep-stop-'));
+  try {
+    const child = spawn(process.execPath, [
+      xpBin, 'sweep', 'experiments/sweep-ema-beta.yaml', '--runs-dir', runs, '--parallel', '1',
+      '--set', 'trainer.max_steps=1000', '--set', 'dataset.batch_size=4', '--set', 'callbacks.samples.every_steps=0',
+      '--set', 'callbacks.ema_samples.every_steps=0', '--set', '~callbacks.final_samples',
+    ], { cwd: repoRoot, env: { ...process.env, XP_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve) => child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (stderr.includes('trial-0-beta=0.99: started')) resolve();
+    }));
+    child.kill('SIGINT');
+    assert.is(await exited, 130, stderr);
+    assert.match(stderr, /SIGINT: 4 of 4 trials did not complete \((1 interrupted, 3 not started|4 not started)/);
+    const [stamp] = fs.readdirSync(path.join(runs, 'sweep-ema-beta'));
+    const summary = JSON.parse(fs.readFileSync(path.join(runs, 'sweep-ema-beta', stamp, 'summary.json'), 'utf8')) as { status: string }[];
+    assert.ok(['interrupted', 'not started'].includes(summary[0].status), summary[0].status);
+    assert.equal(summary.slice(1).map((t) => t.status), ['not started', 'not started', 'not started'], stdout);
+    const firstRun = path.join(runs, 'sweep-ema-beta', stamp, 'trial-0-beta=0.99', 'run.json');
+    if (fs.existsSync(firstRun)) assert.is(JSON.parse(fs.readFileSync(firstRun, 'utf8')).status, 'interrupted');
+  } finally {
+    fs.rmSync(runs, { recursive: true, force: true });
+  }
 });
 
 test.run();

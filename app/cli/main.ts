@@ -2,8 +2,18 @@
  * The `xp` command line. Each command lives in commands/<name>.ts and is loaded only
  * when it runs, so `xp --help` stays fast.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { XpError } from '../../framework/errors.js';
+import { ALLOW_OUTSIDE_PROJECT } from '../../framework/config/load.js';
+
+/** Exit status of an error xp did not expect (sysexits' EX_SOFTWARE); user errors exit 1 or 2. */
+export const INTERNAL_ERROR_EXIT = 70;
+
+/** System error codes that describe the machine, each message naming the operation and file. */
+const ENVIRONMENT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EIO']);
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (or XP_BACKEND)');
@@ -24,7 +34,12 @@ export function buildProgram(): Command {
   const configOptions = (command: Command) =>
     command
       .option('--set <path=value>', 'override a value after extends (repeatable; +path=value adds, ~path deletes)', collect)
-      .option('--import <module>', 'load a module of user components (.ts or .js; repeatable)', collect);
+      .option('--import <module>', 'load a module of user components (.ts or .js; repeatable)', collect)
+      .option('--allow-outside-project', `let extends: and imports: name files outside the experiment's project (or ${ALLOW_OUTSIDE_PROJECT}=1)`);
+  // The experiment loader reads the permission from the environment, which trial processes inherit.
+  program.hook('preAction', (_program, action) => {
+    if (action.opts().allowOutsideProject) process.env[ALLOW_OUTSIDE_PROJECT] = '1';
+  });
 
   configOptions(program.command('validate <file>').description('check an experiment file; report every problem'))
     .action(async (file, opts) => (await import('./commands/config.js')).validate(file, opts));
@@ -38,6 +53,7 @@ export function buildProgram(): Command {
     .option('--name <name>', 'suffix of the run folder name')
     .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
     .option('--run-dir <dir>', 'write the run to exactly this folder (used by sweeps)')
+    .option('--lease-seconds <s>', 'seconds the run folder stays locked once this process stops renewing its lock', positiveNumber('--lease-seconds'), 30)
     .action(async (file, opts) => (await import('./commands/run.js')).run(file, opts));
 
   configOptions(program.command('summary <file>').description("print the model's stages: output shapes, parameters, FLOPs"))
@@ -50,7 +66,7 @@ export function buildProgram(): Command {
     .option('--resume', 'continue the newest sweep of this name: skip completed trials, resume the rest')
     .option('--runs-dir <dir>', 'root of run folders (default: ./runs, or XP_RUNS_DIR)')
     .addOption(new Option('--launcher <name>', 'where trials run').choices(['local', 'redis']).default('local'))
-    .option('--redis <url>', 'Redis for --launcher redis: redis://HOST:PORT')
+    .option('--redis <url>', 'Redis for --launcher redis: redis://[:PASSWORD@]HOST:PORT or rediss:// (TLS)')
     .option('--detach', 'with --launcher redis: queue the trials and return')
     .option('--status <sweep-dir>', "print a sweep's trial states and stop")
     .action(async (file, opts) => {
@@ -63,9 +79,11 @@ export function buildProgram(): Command {
   program
     .command('worker')
     .description('run sweep trials queued on Redis (a runs folder shared with the sweep command)')
-    .requiredOption('--redis <url>', 'redis://HOST:PORT')
-    .option('--concurrency <n>', 'trials at once', (v) => Number(v), 1)
-    .option('--lock-seconds <s>', "seconds after which a dead worker's trial goes to another worker", (v) => Number(v), 30)
+    .requiredOption('--redis <url>', 'redis://[:PASSWORD@]HOST:PORT or rediss:// (TLS)')
+    .option('--runs-dir <dir>', 'the shared runs folder; trials of sweeps elsewhere are refused (default: ./runs, or XP_RUNS_DIR)')
+    .option('--concurrency <n>', 'trials at once', positiveNumber('--concurrency'), 1)
+    .option('--lock-seconds <s>', "seconds after which a dead worker's trial goes to another worker", positiveNumber('--lock-seconds'), 30)
+    .option('--allow-imports', "run trials whose experiment imports modules outside the sweep's folder")
     .action(async (opts) => (await import('./commands/sweep.js')).worker(opts));
 
   program
@@ -95,6 +113,7 @@ export function buildProgram(): Command {
     .command('sample <run-or-checkpoint>')
     .description('sample images from a run (its newest checkpoint) or a checkpoint folder')
     .requiredOption('--out <file>', 'output: .png (a grid), .idx (MNIST idx3-ubyte) or .npy (uint8, N x H x W)')
+    .option('--force', 'overwrite --out if it exists')
     .option('--n <count>', 'number of images', (v) => Number(v), 64)
     .option('--ema', "use the EMA weights (the run's ema callback)")
     .option('--sampler <name>', 'sampler to use instead of the experiment\'s (ddpm, ddim)')
@@ -139,15 +158,57 @@ export function buildProgram(): Command {
   return program;
 }
 
+function positiveNumber(option: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!(n > 0) || !Number.isFinite(n)) throw new XpError(`${option} ${value}: expected a positive number`);
+    return n;
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
+  // An error thrown outside the command's own promise (a timer, a stream) is reported the same way.
+  process.on('uncaughtException', (err) => {
+    process.exitCode = reportError(err);
+    process.exit();
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof XpError) {
-      console.error(`xp: ${err.message}`);
-      process.exitCode = err.exitCode;
-      return;
-    }
-    throw err;
+    process.exitCode = reportError(err);
+  }
+}
+
+/**
+ * One line for an error the user can act on (exit 1, or 2 for a config), naming the file and
+ * field; for anything else a short message and the file holding the full trace. Returns the
+ * exit status.
+ */
+export function reportError(err: unknown): number {
+  if (err instanceof XpError) {
+    console.error(`xp: ${err.message}`);
+    return err.exitCode;
+  }
+  // What the machine refused (a full disk, a read-only folder) is for the user to fix, not a bug.
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code && ENVIRONMENT_ERRORS.has(code)) {
+    console.error(`xp: ${(err as Error).message}`);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  const trace = writeTrace(err);
+  console.error(`xp: internal error: ${message}`);
+  console.error(trace ? `    the full trace is in ${trace}; please include it in a bug report` : `    ${(err as Error)?.stack ?? ''}`);
+  return INTERNAL_ERROR_EXIT;
+}
+
+/** The error's stack and the command line, in a file of its own; undefined where none can be written. */
+function writeTrace(err: unknown): string | undefined {
+  const file = path.join(os.tmpdir(), `xp-error-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.txt`);
+  try {
+    fs.writeFileSync(file, `${process.argv.join(' ')}\n\n${(err as Error)?.stack ?? String(err)}\n`);
+    return file;
+  } catch {
+    return undefined;
   }
 }

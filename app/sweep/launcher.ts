@@ -7,7 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../framework/paths.js';
-import type { RunInfo } from '../../framework/run/run-folder.js';
+import { ALLOW_OUTSIDE_PROJECT } from '../../framework/config/load.js';
+import { XpError } from '../../framework/errors.js';
+import { RunFolder, readRunInfo as readRunRecord, type RunInfo } from '../../framework/run/run-folder.js';
+import { RunLock, describeHolder } from '../../framework/run/run-lock.js';
 import { trialOverrides, type Trial } from './trials.js';
 
 export interface TrialOutcome {
@@ -17,18 +20,27 @@ export interface TrialOutcome {
   info?: RunInfo;
 }
 
-/** What running one trial needs: plain data, so it can travel through a queue to another machine. */
+/** What running one trial needs: the sweep's folder and its base experiment (sweep-files.ts). */
 export interface TrialTask {
-  file: string;
+  /** The sweep's experiment.yaml. */
+  experiment: string;
   sweepDir: string;
-  /** Arguments every trial shares (the sweep command's --set and --import). */
-  common: string[];
   threadsPerTrial: number;
+  /** Seconds a trial's run folder stays locked after its process stops renewing (the queue's lock time). */
+  leaseSeconds?: number;
+  /** Let the trial's experiment import modules outside its project (the user's own local sweep). */
+  allowOutsideProject: boolean;
 }
 
 export interface LaunchOptions extends TrialTask {
   parallel: number;
   onEvent: (line: string) => void;
+}
+
+export interface LaunchResult {
+  outcomes: TrialOutcome[];
+  /** The signal that stopped the sweep, if one did. */
+  signal?: NodeJS.Signals;
 }
 
 const xpBin = path.join(packageRoot, 'bin', 'xp.js');
@@ -45,20 +57,20 @@ export function exitWithParent(): void {
   }, 500).unref();
 }
 
-export async function launchTrials(trials: Trial[], options: LaunchOptions): Promise<TrialOutcome[]> {
+export async function launchTrials(trials: Trial[], options: LaunchOptions): Promise<LaunchResult> {
   const outcomes: TrialOutcome[] = [];
   const running = new Set<ChildProcess>();
-  let stopping = false;
-  const stopAll = () => {
-    stopping = true;
+  let signal: NodeJS.Signals | undefined;
+  const stopAll = (received: NodeJS.Signals) => {
+    signal ??= received;
     for (const child of running) child.kill('SIGINT');
   };
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   const queue = [...trials];
   const worker = async () => {
-    for (let trial = queue.shift(); trial && !stopping; trial = queue.shift()) {
-      outcomes.push(await runTrial(trial, options, running));
+    while (!signal && queue.length) {
+      outcomes.push(await runTrial(queue.shift()!, { ...options, stopping: () => signal !== undefined }, running));
     }
   };
   try {
@@ -68,53 +80,104 @@ export async function launchTrials(trials: Trial[], options: LaunchOptions): Pro
     process.off('SIGTERM', stopAll);
   }
   for (const trial of queue) outcomes.push({ trial, dir: trialDir(options, trial), status: 'not started' });
-  return outcomes.sort((a, b) => a.trial.index - b.trial.index);
+  return { outcomes: outcomes.sort((a, b) => a.trial.index - b.trial.index), signal };
 }
 
 export function trialDir(options: { sweepDir: string }, trial: Trial): string {
   return path.join(options.sweepDir, trial.name);
 }
 
+/** A trial's run record; undefined where the trial has none yet or it cannot be read. */
 export function readRunInfo(dir: string): RunInfo | undefined {
-  const file = path.join(dir, 'run.json');
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RunInfo) : undefined;
+  try {
+    return readRunRecord(dir);
+  } catch (err) {
+    if (err instanceof XpError) return undefined;
+    throw err;
+  }
 }
 
 /**
- * Runs one trial as an `xp run` process (resuming it if it has a checkpoint, skipping it if
- * it completed). The process exits with its parent, so a killed worker leaves no trial behind.
+ * Runs one trial as an `xp run` process: resuming it where it has a run folder (from its last
+ * checkpoint, or from the start if it has none), skipping it if it completed. Nothing is ever
+ * deleted. The process exits with its parent, so a killed worker leaves no trial behind; one
+ * that dies without recording its end gets its run.json set here.
  */
 export async function runTrial(
   trial: Trial,
-  options: TrialTask & { onEvent: (line: string) => void },
+  options: TrialTask & { onEvent: (line: string) => void; stopping?: () => boolean },
   running: Set<ChildProcess>,
 ): Promise<TrialOutcome> {
   const dir = trialDir(options, trial);
+  await waitWhileWritten(dir, trial, options.onEvent);
   const before = readRunInfo(dir);
   if (before?.status === 'completed') {
     options.onEvent(`${trial.name}: already completed, skipped`);
     return { trial, dir, status: 'skipped', info: before };
   }
-  // A trial with a checkpoint continues from it; one killed before its first checkpoint starts over.
-  const resumable = before && fs.existsSync(path.join(dir, 'checkpoints')) && fs.readdirSync(path.join(dir, 'checkpoints')).length > 0;
-  if (before && !resumable) fs.rmSync(dir, { recursive: true, force: true });
-  const threads = `trainer.threads=${options.threadsPerTrial}`;
-  const args = resumable
-    ? ['run', '--resume', dir, '--set', threads]
-    : ['run', options.file, '--run-dir', dir, ...options.common, ...trialOverrides(trial).flatMap((o) => ['--set', o]), '--set', threads];
-  options.onEvent(`${trial.name}: ${resumable ? 'resuming' : 'started'}`);
-  const log = fs.openSync(path.join(options.sweepDir, `${trial.name}.log`), 'a');
-  const child = spawn(process.execPath, [xpBin, ...args], {
-    stdio: ['ignore', log, log],
-    env: { ...process.env, [EXIT_WITH_PARENT]: '1' },
-  });
-  running.add(child);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  running.delete(child);
-  fs.closeSync(log);
-  const info = readRunInfo(dir);
-  const status = info?.status ?? 'failed';
+  const resuming = fs.existsSync(path.join(dir, 'run.json'));
+  const common = ['--set', `trainer.threads=${options.threadsPerTrial}`, '--lease-seconds', String(options.leaseSeconds ?? 30)];
+  const args = resuming
+    ? ['run', '--resume', dir, ...common]
+    : ['run', options.experiment, '--run-dir', dir, ...trialOverrides(trial).flatMap((o) => ['--set', o]), ...common];
+  options.onEvent(`${trial.name}: ${resuming ? 'resuming' : 'started'}`);
+  const { code, signal } = await runChild(args, path.join(options.sweepDir, `${trial.name}.log`), options.allowOutsideProject, running);
+  const stopped = options.stopping?.() ?? false;
+  const info = recordDeadTrial(dir, stopped, code, signal) ?? readRunInfo(dir);
+  const status = info?.status ?? (stopped ? 'not started' : 'failed');
   const loss = info?.lastLoss === undefined ? '' : ` (last loss ${info.lastLoss.toFixed(4)})`;
-  options.onEvent(`${trial.name}: ${status}${loss}${code ? `, exit code ${code}; see ${trial.name}.log` : ''}`);
-  return { trial, dir, status: code && status === 'running' ? 'failed' : status, info };
+  const failedCode = code && status !== 'interrupted' ? `, exit code ${code}; see ${trial.name}.log` : '';
+  options.onEvent(`${trial.name}: ${status}${loss}${failedCode}`);
+  return { trial, dir, status, info };
+}
+
+/** Another process writes the trial (a worker that lost the queue's lock, still finishing): wait for it. */
+async function waitWhileWritten(dir: string, trial: Trial, onEvent: (line: string) => void): Promise<void> {
+  let announced = false;
+  for (let holder = RunLock.liveHolder(dir); holder; holder = RunLock.liveHolder(dir)) {
+    if (!announced) onEvent(`${trial.name}: waiting for ${describeHolder(holder)} to finish with it`);
+    announced = true;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function runChild(args: string[], logFile: string, allowOutsideProject: boolean, running: Set<ChildProcess>) {
+  const env: NodeJS.ProcessEnv = { ...process.env, [EXIT_WITH_PARENT]: '1' };
+  if (allowOutsideProject) env[ALLOW_OUTSIDE_PROJECT] = '1';
+  else delete env[ALLOW_OUTSIDE_PROJECT];
+  const log = fs.openSync(logFile, 'a');
+  // Detached: a terminal's Ctrl-C reaches the launcher alone, which asks each trial to stop once.
+  const child = spawn(process.execPath, [xpBin, ...args], { stdio: ['ignore', log, log], env, detached: true });
+  running.add(child);
+  try {
+    return await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  } finally {
+    running.delete(child);
+    fs.closeSync(log);
+  }
+}
+
+/**
+ * A trial process that died before recording its end (killed by a signal, out of memory) left
+ * run.json at running: set it to interrupted (the sweep was stopping) or failed, under the
+ * folder's lock, which a dead process no longer holds. Returns the new record, if it wrote one.
+ */
+function recordDeadTrial(dir: string, stopped: boolean, code: number | null, signal: NodeJS.Signals | null): RunInfo | undefined {
+  if (readRunInfo(dir)?.status !== 'running' || RunLock.liveHolder(dir)) return undefined;
+  const folder = RunFolder.open(dir);
+  folder.lockForWriting();
+  try {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    folder.update({
+      status: stopped ? 'interrupted' : 'failed',
+      ...(stopped ? {} : { error: `the trial's process ${how} before recording its end` }),
+      endedAt: new Date().toISOString(),
+    });
+  } finally {
+    folder.release();
+  }
+  return readRunInfo(dir);
 }

@@ -5,6 +5,7 @@
 import { stringify } from 'yaml';
 import { Rng } from '../../framework/rng.js';
 import { XpError } from '../../framework/errors.js';
+import { forbiddenKeyMessage, isForbiddenKey } from '../../framework/config/plain-keys.js';
 
 export type Value = number | string | boolean;
 
@@ -31,7 +32,45 @@ export interface Trial {
 export function expandTrials(spec: SweepSpec): Trial[] {
   const combos = [...gridCombos(spec.grid ?? {}), ...(spec.trials ?? []), ...randomCombos(spec.random)];
   if (!combos.length) throw new XpError('the sweep has no trials: give a grid, trials or random search');
-  return combos.map((params, index) => ({ index, params, name: trialName(index, params) }));
+  const trials = combos.map((params, index) => ({ index, params, name: trialName(index, params) }));
+  for (const trial of trials) {
+    const problem = trialProblem(trial);
+    if (problem) throw new XpError(`sweep: ${problem}`);
+  }
+  return trials;
+}
+
+/** What a trial's folder may be called: its index, then its parameters in plain characters. */
+const TRIAL_NAME = /^trial-\d{1,6}(-[A-Za-z0-9_.,=+-]{0,80})?$/;
+/** One segment of a swept parameter's dotted path: a key or a list index. */
+const PATH_SEGMENT = /^[A-Za-z0-9_-]{1,100}$/;
+/** Sections a sweep may not vary: they name files to read or run, and the run's folder. */
+const UNSWEPT = new Set(['imports', 'extends', 'name']);
+
+/**
+ * Why a trial (built here, or read back from a sweep.json that crossed machines) is unusable,
+ * or undefined: a plain folder name, parameter paths of plain segments outside imports/extends/
+ * name, and finite scalar values.
+ */
+export function trialProblem(trial: Trial): string | undefined {
+  if (typeof trial !== 'object' || trial === null) return 'a trial must be an object';
+  const { index, name, params } = trial;
+  const label = typeof name === 'string' ? name : `trial ${String(index)}`;
+  if (!Number.isInteger(index) || index < 0) return `${label}: the index must be a non-negative integer`;
+  if (typeof name !== 'string' || !TRIAL_NAME.test(name) || !(name === `trial-${index}` || name.startsWith(`trial-${index}-`))) {
+    return `${label}: not a trial folder name (trial-${index}-<plain characters>)`;
+  }
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return `${label}: params must be a map`;
+  for (const [dotted, value] of Object.entries(params)) {
+    const segments = dotted.split('.');
+    const forbidden = segments.find(isForbiddenKey);
+    if (forbidden) return `${label}: ${dotted}: ${forbiddenKeyMessage(forbidden)}`;
+    if (!segments.every((s) => PATH_SEGMENT.test(s))) return `${label}: '${dotted}' is not a dotted path of plain keys`;
+    if (UNSWEPT.has(segments[0])) return `${label}: '${dotted}': a sweep cannot vary '${segments[0]}'`;
+    const scalar = typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.length <= 1000);
+    if (!scalar) return `${label}: ${dotted}: a value must be a finite number, a string or a boolean`;
+  }
+  return undefined;
 }
 
 function gridCombos(grid: Record<string, Value[]>): Record<string, Value>[] {

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { didYouMean } from '../suggest.js';
 import { ConfigError, joinPath, type Issue, type Position } from './issues.js';
 import { isMapValue, type LoadedConfig } from './load.js';
+import { findForbiddenKey, forbiddenKeyMessage, isForbiddenKey } from './plain-keys.js';
 
 export interface Override {
   op: 'set' | 'add' | 'delete';
@@ -37,12 +38,16 @@ export function parseOverride(text: string): Override {
   } catch (err) {
     return fail(`the value is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
+  const forbidden = findForbiddenKey(value);
+  if (forbidden) fail(`in the value, ${forbiddenKeyMessage(forbidden.split('.').pop()!)}`);
   return { op: add ? 'add' : 'set', path: splitPath(pathText, fail), value: value ?? null, text };
 }
 
 function splitPath(text: string, fail: (m: string) => never): string[] {
   const parts = text.split('.');
   if (parts.some((p) => p === '')) fail(`'${text}' is not a dotted path`);
+  const forbidden = parts.find(isForbiddenKey);
+  if (forbidden) fail(forbiddenKeyMessage(forbidden));
   return parts;
 }
 

@@ -24,6 +24,9 @@ export const INSTANCE_SECTIONS = { callbacks: 'callback' } as const satisfies Re
 
 export type JsonSchema = Record<string, unknown>;
 
+/** A name that becomes a folder: no separators, no `..`, nothing hidden. */
+export const PLAIN_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$';
+
 export function componentDefinitionName(kind: Kind, name: string): string {
   return `${kind}.${name}`;
 }
@@ -50,7 +53,11 @@ export function buildSchema(registry: Registry): JsonSchema {
     description: 'An xp experiment file. Generated from the component registry by `xp schema --write`.',
     type: 'object',
     properties: {
-      name: { type: 'string', description: 'Experiment name; runs go to runs/<name>/. Defaults to the file name.' },
+      name: {
+        type: 'string',
+        pattern: PLAIN_NAME_PATTERN,
+        description: 'Experiment name; runs go to runs/<name>/. Defaults to the file name.',
+      },
       extends: {
         description: 'Parent experiment file(s), relative to this one. Maps merge deeply; lists and scalars replace.',
         anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
@@ -112,7 +119,11 @@ const SWEEP_SCHEMA = {
   description: 'Trials for `xp sweep`: a grid, explicit trials and/or random search over dotted paths.',
   additionalProperties: false,
   properties: {
-    name: { type: 'string', description: 'Sweep name; trials go to runs/<name>/<timestamp>/. Default: the experiment name.' },
+    name: {
+      type: 'string',
+      pattern: PLAIN_NAME_PATTERN,
+      description: 'Sweep name; trials go to runs/<name>/<timestamp>/. Default: the experiment name.',
+    },
     grid: {
       type: 'object',
       description: 'path: [values]; every combination is a trial.',

@@ -7,16 +7,36 @@ import { didYouMean } from '../suggest.js';
 import type { Registry } from '../registry/registry.js';
 import { joinPath, type Issue } from './issues.js';
 import type { LoadedConfig } from './load.js';
-import { buildSchema, NEEDED_BY, type JsonSchema } from './schema.js';
+import { buildSchema, NEEDED_BY, PLAIN_NAME_PATTERN, type JsonSchema } from './schema.js';
 import type { Sources } from './yaml-source.js';
 
 /** Validates in place, filling defaults; returns every problem. */
 export function validateExperiment(config: LoadedConfig, registry: Registry): Issue[] {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   const check = ajv.compile(buildSchema(registry));
-  if (check(config.value)) return [];
-  return uniqueIssues((check.errors ?? []).flatMap((e) => toIssue(e, config.sources, config.value)));
+  const schemaIssues = check(config.value) ? [] : (check.errors ?? []).flatMap((e) => toIssue(e, config.sources, config.value));
+  const reported = new Set(schemaIssues.map((i) => i.path));
+  const infinite = nonFiniteNumbers(config.value).filter((at) => !reported.has(at));
+  return uniqueIssues([...schemaIssues, ...infinite.map((at) => issue(config.sources, at, at, `must be a finite number, got ${show(valueAt(config.value, at))}`))]);
 }
+
+/**
+ * Paths of the infinite and NaN numbers in a config (YAML's .inf and .nan): JSON Schema's
+ * bounds let Infinity through (`lr: .inf` is > 0), and no parameter means it.
+ */
+function nonFiniteNumbers(value: unknown, at = ''): string[] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [at];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) => nonFiniteNumbers(child, joinPath(at, key)));
+}
+
+/** A value as the user would recognize it: JSON, except the numbers JSON cannot write. */
+function show(value: unknown): string {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : JSON.stringify(value);
+}
+
+/** Names that become folder names (the experiment's, the sweep's). */
+const PLAIN_NAME_MESSAGE = "must be a plain folder name: letters, digits, '_', '.' and '-', not starting with '.' or '-'";
 
 function toIssue(error: ErrorObject, sources: Sources, root: unknown): Issue[] {
   const at = pointerToPath(error.instancePath);
@@ -49,8 +69,13 @@ function toIssue(error: ErrorObject, sources: Sources, root: unknown): Issue[] {
         issue(sources, at, at, `${what} ${JSON.stringify(value)}${didYouMean(String(value), allowed)} (expected one of: ${allowed.join(', ')})`),
       ];
     }
+    case 'pattern':
+      if ((error.parentSchema as { pattern?: string } | undefined)?.pattern === PLAIN_NAME_PATTERN) {
+        return [issue(sources, at, at, `${PLAIN_NAME_MESSAGE}, got ${show(value)}`)];
+      }
+      return [issue(sources, at, at, `${error.message ?? 'invalid'}, got ${show(value)}`)];
     default:
-      return [issue(sources, at, at, `${error.message ?? 'invalid'}, got ${JSON.stringify(value)}`)];
+      return [issue(sources, at, at, `${error.message ?? 'invalid'}, got ${show(value)}`)];
   }
 }
 

@@ -10,12 +10,18 @@ export class RunRecorder implements Recorder {
   /** The last value of every scalar tag, for run.json and sweep summaries. */
   readonly lastScalars: Record<string, number> = {};
 
+  /**
+   * @param heartbeat called with every scalar (every step): the run folder renews its lock
+   *   there, which works even while the training loop keeps the event loop busy.
+   */
   constructor(
     private readonly writer: SummaryWriter,
     private readonly samplesDir: string,
+    private readonly heartbeat: () => void = () => {},
   ) {}
 
   scalar(tag: string, value: number, step: number): void {
+    this.heartbeat();
     this.lastScalars[tag] = value;
     this.writer.scalar(tag, value, step);
   }

@@ -1,16 +1,28 @@
 /**
  * A run's folder: runs/<experiment>/<timestamp>[-name]/ with the resolved config.yaml,
  * run.json (status, backend, versions, git commit, seed, times, steps, last loss), the
- * TensorBoard event files, samples/ and checkpoints/. Every file is written atomically.
+ * TensorBoard event files, samples/ and checkpoints/. Every file is written atomically, and
+ * by one process at a time: the one holding the folder's lock (run-lock.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
-import { writeFileAtomic } from '../fsutil.js';
+import { isDiskFull, overwriteInPlace, removeTemporaries, writeFileAtomic } from '../fsutil.js';
 import { XpError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { ConfigMap } from '../config/load.js';
+import { trimEventsAfter } from '../records/tensorboard/trim.js';
+import { RunLock, type LockHolder } from './run-lock.js';
+
+const RUN_FILE = 'run.json';
+const STATUSES = ['running', 'completed', 'failed', 'interrupted'];
+
+/** How a writer holds a run folder: its lease, and what to do when another process takes it over. */
+export interface LockOptions {
+  leaseSeconds?: number;
+  onLost?: (by: LockHolder | undefined) => void;
+}
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
 
@@ -25,38 +37,99 @@ export interface RunInfo {
   endedAt?: string;
   steps: number;
   lastLoss?: number;
+  /** Set where training ended at its time budget (trainer.max_minutes). */
+  stoppedBy?: string;
   /** The last value of each scalar tag (`Training/MSE`, `Training/EMA_MSE`, ...). */
   metrics?: Record<string, number>;
   error?: string;
 }
 
 export class RunFolder {
+  private lock?: RunLock;
+
   private constructor(
     readonly dir: string,
     private info: RunInfo,
   ) {}
 
-  /** A new run folder: `dir` exactly (a sweep's trial), or runs/<experiment>/<timestamp>[-name]. */
+  /**
+   * A new run folder, locked for this process: `dir` exactly (a sweep's trial), or
+   * runs/<experiment>/<timestamp>[-name]. A `dir` that already holds a run is refused.
+   */
   static create(
     where: { runsRoot: string; name?: string } | { dir: string },
     config: ConfigMap,
     info: Omit<RunInfo, 'experiment' | 'status' | 'startedAt' | 'steps'>,
+    lockOptions: LockOptions = {},
   ): RunFolder {
     const experiment = String(config.name);
     const dir = 'dir' in where ? where.dir : uniqueDir(path.join(where.runsRoot, experiment, stampedName(where.name)));
-    fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
-    fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
-    writeFileAtomic(path.join(dir, 'config.yaml'), stringify(config));
+    fs.mkdirSync(dir, { recursive: true });
     const folder = new RunFolder(dir, { ...info, experiment, status: 'running', startedAt: new Date().toISOString(), steps: 0 });
+    folder.lockForWriting(lockOptions);
+    if (fs.existsSync(path.join(dir, RUN_FILE))) {
+      folder.release();
+      throw new XpError(`${dir} already holds a run: continue it with xp run --resume ${dir}, or choose another folder`);
+    }
+    fs.mkdirSync(folder.samplesDir, { recursive: true });
+    fs.mkdirSync(folder.checkpointsDir, { recursive: true });
+    writeFileAtomic(folder.configFile, stringify(config));
     folder.save();
     return folder;
   }
 
-  /** An existing run folder, to resume. */
+  /** An existing run folder, to read or (after lockForWriting) to resume. */
   static open(dir: string): RunFolder {
-    const file = path.join(dir, 'run.json');
-    if (!fs.existsSync(file)) throw new XpError(`${dir} is not a run folder: it has no run.json`);
-    return new RunFolder(dir, JSON.parse(fs.readFileSync(file, 'utf8')) as RunInfo);
+    return new RunFolder(dir, readRunInfo(dir));
+  }
+
+  /**
+   * Makes this process the folder's only writer (RunLockedError if another one is live), then
+   * clears what a killed writer left half-done: temporary files and checkpoint folders.
+   */
+  lockForWriting(options: LockOptions = {}): void {
+    this.lock = RunLock.acquire(this.dir, options);
+    try {
+      // What the previous writer recorded last, not what was read before the lock was ours.
+      if (fs.existsSync(path.join(this.dir, RUN_FILE))) this.info = readRunInfo(this.dir);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+    for (const dir of [this.dir, this.samplesDir, this.checkpointsDir]) removeTemporaries(dir);
+  }
+
+  /** Keeps this process's lease on the folder alive; cheap enough to call every step. */
+  keepAlive(): void {
+    this.lock?.renewIfDue();
+  }
+
+  /** Whether this process may still write here (false once another process took the folder over). */
+  mayWrite(): boolean {
+    return this.lock?.held() ?? false;
+  }
+
+  /** Throws unless this process still holds the folder: checked before anything is committed. */
+  assertWriter(): void {
+    if (!this.lock) throw new Error(`${this.dir} was not locked for writing`);
+    this.lock.assertHeld();
+  }
+
+  /**
+   * Cuts the records back to `step` (a checkpoint's; -1 for a run starting over): event records
+   * and sample images of later steps go, since the resumed run records those steps again.
+   */
+  trimRecordsAfter(step: number): void {
+    this.assertWriter();
+    trimEventsAfter(this.dir, step);
+    for (const name of fs.existsSync(this.samplesDir) ? fs.readdirSync(this.samplesDir) : []) {
+      const imageStep = /-step(\d+)\.png$/.exec(name)?.[1];
+      if (imageStep !== undefined && Number(imageStep) > step) fs.rmSync(path.join(this.samplesDir, name));
+    }
+  }
+
+  release(): void {
+    this.lock?.release();
   }
 
   get configFile(): string {
@@ -75,14 +148,43 @@ export class RunFolder {
     return path.join(this.dir, 'checkpoints');
   }
 
+  get steps(): number {
+    return this.info.steps;
+  }
+
   update(changes: Partial<RunInfo>): void {
     this.info = { ...this.info, ...changes };
     this.save();
   }
 
   private save(): void {
-    writeFileAtomic(path.join(this.dir, 'run.json'), `${JSON.stringify(this.info, null, 2)}\n`);
+    this.assertWriter();
+    const file = path.join(this.dir, RUN_FILE);
+    const text = `${JSON.stringify(this.info, null, 2)}\n`;
+    try {
+      writeFileAtomic(file, text);
+    } catch (err) {
+      // A full disk must not leave the record saying "running": the old file's blocks still hold it.
+      if (!isDiskFull(err) || !fs.existsSync(file)) throw err;
+      overwriteInPlace(file, text);
+    }
   }
+}
+
+/** A folder's run.json, checked: an XpError naming the file when it is missing or not a run record. */
+export function readRunInfo(dir: string): RunInfo {
+  const file = path.join(dir, RUN_FILE);
+  if (!fs.existsSync(file)) throw new XpError(`${dir} is not a run folder: it has no ${RUN_FILE}`);
+  let info: Partial<RunInfo>;
+  try {
+    info = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<RunInfo>;
+  } catch (err) {
+    throw new XpError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof info !== 'object' || info === null || !STATUSES.includes(String(info.status)) || !Number.isInteger(info.steps)) {
+    throw new XpError(`${file}: not a run record (no valid status and steps)`);
+  }
+  return info as RunInfo;
 }
 
 function stampedName(name?: string): string {
@@ -119,7 +221,7 @@ export function gitCommit(): string | undefined {
  */
 export function runFoldersBelow(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  if (fs.existsSync(path.join(dir, 'run.json'))) return [dir];
+  if (fs.existsSync(path.join(dir, RUN_FILE))) return [dir];
   return fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())

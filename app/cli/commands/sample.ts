@@ -2,13 +2,14 @@
  * `xp sample RUN|CHECKPOINT --n N --out FILE`: images from a trained model, as a PNG grid,
  * an MNIST idx3-ubyte file or a NumPy uint8 array, chosen by the file's extension.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { requestedBackend, selectBackend } from '../../../framework/backend.js';
 import { assembleApp, resolveApp } from '../../experiment.js';
 import { TOKENS } from '../../../framework/container/tokens.js';
 import type { Denoiser, Sampler, Shape3 } from '../../../framework/interfaces.js';
-import { readCheckpoint, resolveCheckpoint } from '../../../framework/run/checkpoint.js';
+import { checkShapes, readCheckpoint, resolveCheckpoint } from '../../../framework/run/checkpoint.js';
 import { encodeGrayPng, imageGrid } from '../../../framework/records/png.js';
 import { writeIdx } from '../../../framework/data/idx.js';
 import { writeNpyUint8 } from '../../../framework/data/npy.js';
@@ -34,6 +35,8 @@ export interface SamplingOptions {
 
 export interface SampleOptions extends SamplingOptions {
   out: string;
+  /** Overwrite `out` if it exists. */
+  force?: boolean;
 }
 
 const WRITERS: Record<string, (file: string, bytes: Uint8Array, n: number, shape: Shape3) => void> = {
@@ -48,9 +51,24 @@ const WRITERS: Record<string, (file: string, bytes: Uint8Array, n: number, shape
 export async function sample(target: string, opts: SampleOptions): Promise<void> {
   const write = WRITERS[path.extname(opts.out).toLowerCase()];
   if (!write) throw new XpError(`--out ${opts.out}: the extension must be one of ${Object.keys(WRITERS).join(', ')}`);
+  checkOutput(opts.out, opts.force);
   const { bytes, shape, checkpoint } = await sampleCheckpoint(target, opts);
   write(opts.out, bytes, opts.n, shape);
   console.error(`wrote ${opts.n} samples to ${opts.out} (from ${checkpoint}${opts.ema ? ', EMA weights' : ''})`);
+}
+
+/** Before minutes of sampling: `out` must be writable, and not an existing file unless forced. */
+function checkOutput(out: string, force?: boolean): void {
+  const dir = path.dirname(path.resolve(out));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new XpError(`--out ${out}: the folder ${dir} does not exist`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new XpError(`--out ${out}: the folder ${dir} is not writable`);
+  }
+  if (!fs.existsSync(out)) return;
+  if (fs.statSync(out).isDirectory()) throw new XpError(`--out ${out}: is a folder`);
+  if (!force) throw new XpError(`--out ${out}: the file exists; pass --force to overwrite it`);
 }
 
 /** What sampling a checkpoint gives: n images as bytes, and where they came from. */
@@ -100,6 +118,7 @@ function emaPath(config: ConfigMap): string {
 function loadWeights(model: Denoiser, checkpoint: string, prefix: string): void {
   const { tensors } = readCheckpoint(checkpoint);
   try {
+    checkShapes(tensors, prefix, model.variables(), checkpoint);
     takeVariables(tensors, prefix, model.variables(), checkpoint);
   } finally {
     for (const t of tensors.values()) t.dispose();

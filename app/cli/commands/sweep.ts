@@ -11,12 +11,15 @@ import { ConfigError, type Issue } from '../../../framework/config/issues.js';
 import { XpError } from '../../../framework/errors.js';
 import { gpuVisible } from '../../../framework/backend.js';
 import { hparamsExperiment } from '../../../framework/records/tensorboard/writer.js';
-import { writeFileAtomic } from '../../../framework/fsutil.js';
 import { timestamp } from '../../../framework/run/run-folder.js';
 import { expandTrials, parseGridArgument, trialOverrides, type SweepSpec, type Trial, type Value } from '../../sweep/trials.js';
 import { launchTrials, readRunInfo, trialDir, type TrialOutcome } from '../../sweep/launcher.js';
-import { enqueueTrials, runWorker, waitForTrials } from '../../sweep/redis.js';
+import { QUEUE_SECRET, enqueueTrials, runWorker, waitForTrials } from '../../sweep/redis.js';
+import { readSweepFiles, writeSweepFiles } from '../../sweep/sweep-files.js';
 import { summarize } from '../../sweep/summary.js';
+
+/** The exit status of a sweep stopped by a signal, as a shell reports one. */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 export interface SweepOptions {
   grid?: string[];
@@ -32,7 +35,6 @@ export interface SweepOptions {
 }
 
 export async function sweep(file: string, opts: SweepOptions): Promise<void> {
-  const common = [...(opts.set ?? []).flatMap((o) => ['--set', o]), ...(opts.import ?? []).flatMap((m) => ['--import', path.resolve(m)])];
   const base = await resolveApp(file, opts);
   const spec = (base.value.sweep ?? {}) as SweepSpec & { name?: string; parallel?: number };
   const grid = { ...spec.grid, ...Object.fromEntries((opts.grid ?? []).map((g) => parseGridArgument(g, (v) => parseYaml(v) as Value))) };
@@ -43,38 +45,37 @@ export async function sweep(file: string, opts: SweepOptions): Promise<void> {
     console.log(trials.map((t) => `${t.name}\n    ${trialOverrides(t).join('  ') || '(the base experiment)'}`).join('\n'));
     return;
   }
-  const root = path.resolve(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs', spec.name ?? String(base.value.name));
+  const runsRoot = path.resolve(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs');
+  const root = path.join(runsRoot, spec.name ?? String(base.value.name));
   const sweepDir = opts.resume ? newestSweep(root) : path.join(root, timestamp(new Date()));
-  fs.mkdirSync(sweepDir, { recursive: true });
-  writeFileAtomic(path.join(sweepDir, 'sweep.json'), `${JSON.stringify({ file: path.resolve(file), common, trials }, null, 2)}\n`);
+  // Trials run from the sweep's own copy of the experiment, on this machine or any worker's.
+  const files = writeSweepFiles(sweepDir, base.value, trials);
   if (!opts.resume) writeHparamsExperiment(sweepDir, trials);
-  const task = { file: path.resolve(file), sweepDir, common };
   const onEvent = (line: string) => console.error(line);
-  let outcomes: TrialOutcome[];
   if ((opts.launcher ?? 'local') === 'redis') {
     if (!opts.redis) throw new XpError('--launcher redis needs --redis redis://HOST:PORT');
-    const ids = await enqueueTrials(opts.redis, task, trials);
-    console.error(`sweep: ${trials.length} trials queued on ${opts.redis}; start workers with: xp worker --redis ${opts.redis}`);
+    const ids = await enqueueTrials(opts.redis, runsRoot, sweepDir, trials, process.env[QUEUE_SECRET]);
+    console.error(`sweep: ${trials.length} trials queued on ${opts.redis}; start workers with: xp worker --redis ${opts.redis} --runs-dir ${runsRoot}`);
     if (opts.detach) {
       console.error(`see progress with: xp sweep --status ${sweepDir}`);
       return;
     }
     await waitForTrials(opts.redis, ids, onEvent);
-    outcomes = trials.map((trial) => outcomeOf(trial, sweepDir));
-  } else {
-    const parallel = opts.parallel ?? spec.parallel ?? (gpuVisible() ? 1 : os.cpus().length);
-    console.error(`sweep: ${trials.length} trials in ${sweepDir}, ${parallel} at a time`);
-    const threadsPerTrial = Math.max(1, Math.floor(os.cpus().length / parallel));
-    outcomes = await launchTrials(trials, { ...task, parallel, threadsPerTrial, onEvent });
+    reportOutcomes(trials.map((trial) => outcomeOf(trial, sweepDir)), sweepDir);
+    return;
   }
-  reportOutcomes(outcomes, sweepDir);
+  const parallel = opts.parallel ?? spec.parallel ?? (gpuVisible() ? 1 : os.cpus().length);
+  console.error(`sweep: ${trials.length} trials in ${sweepDir}, ${parallel} at a time`);
+  const threadsPerTrial = Math.max(1, Math.floor(os.cpus().length / parallel));
+  // The user's own sweep: its experiment was loaded under their rules already, imports included.
+  const task = { experiment: files.experiment, sweepDir, threadsPerTrial, allowOutsideProject: true };
+  const { outcomes, signal } = await launchTrials(trials, { ...task, parallel, onEvent });
+  reportOutcomes(outcomes, sweepDir, signal);
 }
 
 /** `xp sweep --status SWEEP_DIR`: the trials' states from their run folders (works while a sweep runs elsewhere). */
 export function sweepStatus(sweepDir: string): void {
-  const file = path.join(sweepDir, 'sweep.json');
-  if (!fs.existsSync(file)) throw new XpError(`${sweepDir} is not a sweep folder: it has no sweep.json`);
-  const { trials } = JSON.parse(fs.readFileSync(file, 'utf8')) as { trials: Trial[] };
+  const { trials } = readSweepFiles(sweepDir);
   console.log(summarize(trials.map((trial) => outcomeOf(trial, sweepDir)), sweepDir));
 }
 
@@ -84,14 +85,19 @@ function outcomeOf(trial: Trial, sweepDir: string): TrialOutcome {
   return { trial, dir, status: info?.status ?? 'not started', info };
 }
 
-function reportOutcomes(outcomes: TrialOutcome[], sweepDir: string): void {
+function reportOutcomes(outcomes: TrialOutcome[], sweepDir: string, signal?: NodeJS.Signals): void {
   console.log(summarize(outcomes, sweepDir));
   const failed = outcomes.filter((o) => o.status !== 'completed' && o.status !== 'skipped');
-  if (failed.length) {
-    throw new XpError(
-      `${failed.length} of ${outcomes.length} trials did not complete (${failed.map((o) => o.trial.name).join(', ')}); re-run with --resume`,
-    );
-  }
+  if (!failed.length) return;
+  const states = ['failed', 'interrupted', 'not started']
+    .map((status) => [status, failed.filter((o) => o.status === status).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([status, count]) => `${count} ${status}`);
+  throw new XpError(
+    `${signal ? `${signal}: ` : ''}${failed.length} of ${outcomes.length} trials did not complete (${states.join(', ')}: ` +
+      `${failed.map((o) => o.trial.name).join(', ')}); re-run with --resume`,
+    signal ? (SIGNAL_EXIT[signal] ?? 1) : 1,
+  );
 }
 
 async function validateTrials(file: string, opts: SweepOptions, trials: Trial[]): Promise<void> {
@@ -123,10 +129,15 @@ function writeHparamsExperiment(sweepDir: string, trials: Trial[]): void {
 }
 
 /** `xp worker --redis URL`: run queued trials until stopped. */
-export async function worker(opts: { redis: string; concurrency?: number; lockSeconds?: number }): Promise<void> {
+export async function worker(opts: { redis: string; runsDir?: string; concurrency?: number; lockSeconds?: number; allowImports?: boolean }): Promise<void> {
+  const runsRoot = path.resolve(opts.runsDir ?? process.env.XP_RUNS_DIR ?? 'runs');
+  if (!fs.existsSync(runsRoot)) throw new XpError(`--runs-dir ${runsRoot}: no such folder`);
   await runWorker(opts.redis, {
+    runsRoot,
     concurrency: opts.concurrency ?? 1,
     lockSeconds: opts.lockSeconds ?? 30,
+    allowImports: opts.allowImports ?? false,
+    secret: process.env[QUEUE_SECRET] || undefined,
     onEvent: (line) => console.error(line),
   });
 }

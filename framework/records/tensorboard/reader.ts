@@ -46,6 +46,8 @@ export interface EventVisitor {
   image?(image: ImageRef, step: number, wallTime: number): void;
   /** A SessionLog START: `xp run --resume` writes one at the step it resumes from. */
   sessionStart?(step: number, wallTime: number): void;
+  /** After each whole record's other calls: its step and where its framing starts and ends in the file. */
+  record?(step: number, start: number, end: number): void;
 }
 
 /** TFRecord framing: u64 length, masked CRC of those 8 bytes, data, masked CRC of the data. */
@@ -84,6 +86,32 @@ export function readScalars(dir: string): Scalars {
   const scalars: Scalars = new Map();
   for (const [tag, { steps, values }] of byTag) scalars.set(tag, Array.from(steps, (step, i) => ({ step, value: values[i] })));
   return scalars;
+}
+
+/** A scalar as one event holds it. */
+export interface TaggedValue {
+  tag: string;
+  value: number;
+}
+
+/** Each whole record of an event file: its framed bytes, and its Event's step and scalars. */
+export function fileEvents(file: string): { framed: Uint8Array; event: { step: number; values: TaggedValue[] } }[] {
+  const bytes = fs.readFileSync(file);
+  const events: { framed: Uint8Array; event: { step: number; values: TaggedValue[] } }[] = [];
+  let values: TaggedValue[] = [];
+  new EventFileTail(file).readNew({
+    scalar: (tag, value) => values.push({ tag, value }),
+    record: (step, start, end) => {
+      events.push({ framed: bytes.subarray(start, end), event: { step, values } });
+      values = [];
+    },
+  });
+  return events;
+}
+
+/** Every scalar point of one event file, in the order written (repeats included). */
+export function fileScalars(file: string): (TaggedValue & { step: number })[] {
+  return fileEvents(file).flatMap(({ event }) => event.values.map((value) => ({ step: event.step, ...value })));
 }
 
 /**
@@ -197,6 +225,7 @@ class EventDecoder {
         // The CRC matched, so these bytes are what the writer wrote: not an Event at all.
         throw new XpError(`${this.file}: the record at byte ${this.base + offset} is not a TensorBoard Event (${(err as Error).message})`);
       }
+      this.visitor.record?.(this.step, this.base + offset, this.base + end + CRC_BYTES);
       records++;
       offset = end + CRC_BYTES;
     }

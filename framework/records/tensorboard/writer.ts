@@ -3,12 +3,15 @@
  * without tfjs-node (whose summaryFileWriter needs libtensorflow and writes no images or text).
  *
  * Records are buffered in memory and appended, whole, by flush(): on a timer, after each image
- * or hparams record, on close() and when the process exits. A process killed in between loses
- * only its unflushed records; the file on disk always ends on a record boundary.
+ * or hparams record, on close() and when the process exits; flushToDisk() also fsyncs, which a
+ * run does before committing each checkpoint, so the records up to a checkpoint are on the disk
+ * before the checkpoint is. A process killed in between loses only its unflushed records; the
+ * file on disk always ends on a record boundary.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { syncFile } from '../../fsutil.js';
 import { maskedCrc32c } from './crc.js';
 import {
   DataClass,
@@ -30,6 +33,11 @@ import {
 export interface SummaryWriterOptions {
   /** Longest time a scalar or text record waits in memory before reaching the disk. */
   flushSeconds?: number;
+  /**
+   * Asked before every append to the file: false means this process no longer owns the run
+   * folder (another writer took it over), and pending records are dropped instead.
+   */
+  mayWrite?: () => boolean;
 }
 
 const FILE_VERSION = 'brain.Event:2';
@@ -52,16 +60,23 @@ export class SummaryWriter {
   private pending: Uint8Array[] = [];
   private closed = false;
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly flushMs: number;
+  private flushedAt = Date.now();
+  private readonly mayWrite: () => boolean;
+  /** A failed timed flush (a full disk, say), raised by the next flushToDisk() or close(). */
+  private failure?: Error;
 
   constructor(
     readonly logdir: string,
-    { flushSeconds = 10 }: SummaryWriterOptions = {},
+    { flushSeconds = 10, mayWrite = () => true }: SummaryWriterOptions = {},
   ) {
     fs.mkdirSync(logdir, { recursive: true });
+    this.mayWrite = mayWrite;
+    this.flushMs = flushSeconds * 1000;
     const header = frameRecord(encodeEvent({ wallTime: nowSecs(), fileVersion: FILE_VERSION }));
     this.file = createEventFile(logdir, header);
     // unref: a pending flush must not keep a finished process alive; the exit hook covers it.
-    this.flushTimer = setInterval(() => this.flush(), flushSeconds * 1000).unref();
+    this.flushTimer = setInterval(() => this.flushFromTimer(), flushSeconds * 1000).unref();
     flushOnExit(this);
   }
 
@@ -113,22 +128,54 @@ export class SummaryWriter {
 
   flush(): void {
     if (this.pending.length === 0) return;
-    // Synchronous, so it also works from the 'exit' hook; whole records only.
-    fs.appendFileSync(this.file, Buffer.concat(this.pending));
+    const records = Buffer.concat(this.pending);
     this.pending = [];
+    this.flushedAt = Date.now();
+    // After a failed append the file may end in a partial record: nothing more goes after it.
+    if (this.failure || !this.mayWrite()) return;
+    try {
+      // Synchronous, so it also works from the 'exit' hook; whole records only.
+      fs.appendFileSync(this.file, records);
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
+  }
+
+  /** flush(), then fsync the file: every record so far survives a crash of the machine. */
+  flushToDisk(): void {
+    this.raiseFailure();
+    this.flush();
+    if (this.mayWrite()) syncFile(this.file);
   }
 
   close(): void {
     if (this.closed) return;
-    this.flush();
+    this.closed = true;
     clearInterval(this.flushTimer);
     stopFlushingOnExit(this);
-    this.closed = true;
+    this.raiseFailure();
+    this.flush();
+  }
+
+  /** A timed flush must not throw (from a timer the process would die with a stack trace): keep the error. */
+  private flushFromTimer(): void {
+    try {
+      this.flush();
+    } catch {
+      // kept in this.failure
+    }
+  }
+
+  private raiseFailure(): void {
+    if (this.failure) throw this.failure;
   }
 
   private append(event: Event): void {
     if (this.closed) throw new Error(`SummaryWriter for ${this.logdir} is closed`);
     this.pending.push(frameRecord(encodeEvent(event)));
+    // The timer cannot fire while a training loop keeps the event loop busy; this can.
+    if (Date.now() - this.flushedAt >= this.flushMs) this.flushFromTimer();
   }
 }
 
@@ -202,8 +249,15 @@ function utf8(text: string): Uint8Array {
 // wants records flushed on SIGINT/SIGTERM must turn those signals into process.exit().
 const openWriters = new Set<SummaryWriter>();
 
+/** At exit nothing can be reported any more: a writer that cannot flush loses its last records. */
 function flushOpenWriters(): void {
-  for (const writer of openWriters) writer.flush();
+  for (const writer of openWriters) {
+    try {
+      writer.flush();
+    } catch {
+      // the process is ending; an error here would only replace its real exit status
+    }
+  }
 }
 
 function flushOnExit(writer: SummaryWriter): void {
