@@ -138,7 +138,8 @@ test('kill -9 mid-run, then --resume: training continues from the last checkpoin
   const runDir = await waitFor(() => {
     const stamps = fs.existsSync(path.join(dir, 'quickstart')) ? fs.readdirSync(path.join(dir, 'quickstart')) : [];
     const candidate = stamps[0] && path.join(dir, 'quickstart', stamps[0]);
-    return candidate && fs.readdirSync(path.join(candidate, 'checkpoints')).some((c) => c >= 'step-00000004') ? candidate : undefined;
+    const checkpoints = candidate && path.join(candidate, 'checkpoints');
+    return checkpoints && fs.existsSync(checkpoints) && fs.readdirSync(checkpoints).some((c) => c >= 'step-00000004') ? candidate : undefined;
   });
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
