@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { XpError } from '../../framework/errors.js';
 
 function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (or XP_BACKEND)');
+  return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu (or XP_BACKEND)');
 }
 
 export function buildProgram(): Command {

@@ -5,7 +5,8 @@ import { samplerOnSchedule } from '../../framework/container/assembly.js';
 import type { Callback, Sampler, TrainingContext } from '../../framework/interfaces.js';
 import { loadClassifier, type LoadedClassifier } from '../../app/eval/classifier-cache.js';
 import { Evaluation, type SetMetrics } from '../../framework/eval/evaluation.js';
-import { sampleInBatches } from '../../framework/eval/sampling.js';
+import { sampleBatches } from '../../framework/eval/sampling.js';
+import { samplesToBytes } from '../../framework/records/samples.js';
 import { LIVE_WEIGHTS } from '../../framework/training/weight-sets.js';
 import { XpError } from '../../framework/errors.js';
 import { Rng } from '../../framework/rng.js';
@@ -82,35 +83,36 @@ export class Eval implements Callback {
     if (height !== h || width !== w || channels !== c) {
       throw new XpError(`${this.path}: the run's images are ${height}×${width}×${channels}, the classifier takes ${h}×${w}×${c}`);
     }
-    this.evaluation = new Evaluation(this.loaded.classifier, this.params.n, h, w);
+    this.evaluation = await Evaluation.create(this.loaded.classifier, this.params.n, h, w);
   }
 
-  onStepEnd(ctx: TrainingContext): void {
-    if (stepIsDue(ctx, this.params.every_steps)) this.evaluate(ctx);
+  async onStepEnd(ctx: TrainingContext): Promise<void> {
+    if (stepIsDue(ctx, this.params.every_steps)) await this.evaluate(ctx);
   }
 
-  onEpochEnd(ctx: TrainingContext): void {
-    if (epochIsDue(ctx, this.params.every_epochs)) this.evaluate(ctx);
+  async onEpochEnd(ctx: TrainingContext): Promise<void> {
+    if (epochIsDue(ctx, this.params.every_epochs)) await this.evaluate(ctx);
   }
 
-  onRunEnd(ctx: TrainingContext): void {
-    if (this.params.at_end) this.evaluate(ctx);
+  async onRunEnd(ctx: TrainingContext): Promise<void> {
+    if (this.params.at_end) await this.evaluate(ctx);
   }
 
   dispose(): void {
     this.loaded?.classifier.dispose();
   }
 
-  private evaluate(ctx: TrainingContext): void {
+  private async evaluate(ctx: TrainingContext): Promise<void> {
     if (ctx.step === this.lastStep) return;
     this.lastStep = ctx.step;
     const evaluation = this.evaluation!;
     const batch = Math.min(this.params.n, ctx.examplesPerPass);
     for (const name of ctx.weights.names()) {
-      const pixels = ctx.weights.use(name, () =>
-        sampleInBatches(ctx.model, this.sampler!, ctx.imageShape, this.params.n, batch, new Rng(this.params.seed)),
+      const samples = ctx.weights.use(name, () =>
+        sampleBatches(ctx.model, this.sampler!, ctx.imageShape, this.params.n, batch, new Rng(this.params.seed)),
       );
-      record(ctx, name === LIVE_WEIGHTS ? '' : `${name.toUpperCase()}_`, evaluation.measure(pixels));
+      const pixels = await samplesToBytes(samples);
+      record(ctx, name === LIVE_WEIGHTS ? '' : `${name.toUpperCase()}_`, await evaluation.measure(pixels));
     }
     record(ctx, 'Real_', evaluation.floor);
     record(ctx, 'Noise_', evaluation.ceiling);

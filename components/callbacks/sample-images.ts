@@ -48,20 +48,20 @@ export class SampleImages implements Callback {
     if (this.params.sampler) this.sampler = samplerOnSchedule(this.params.sampler, ctx.schedule, `${this.path}.sampler`);
   }
 
-  onStepEnd(ctx: TrainingContext): void {
-    if (stepIsDue(ctx, this.params.every_steps)) this.render(ctx);
+  async onStepEnd(ctx: TrainingContext): Promise<void> {
+    if (stepIsDue(ctx, this.params.every_steps)) await this.render(ctx);
   }
 
   /** Every N-th epoch and the last one, if it completes (a step budget that ends mid-epoch renders nothing extra). */
-  onEpochEnd(ctx: TrainingContext): void {
-    if (epochIsDue(ctx, this.params.every_epochs, { lastToo: true })) this.render(ctx);
+  async onEpochEnd(ctx: TrainingContext): Promise<void> {
+    if (epochIsDue(ctx, this.params.every_epochs, { lastToo: true })) await this.render(ctx);
   }
 
-  onRunEnd(ctx: TrainingContext): void {
-    if (this.params.at_end) this.render(ctx);
+  async onRunEnd(ctx: TrainingContext): Promise<void> {
+    if (this.params.at_end) await this.render(ctx);
   }
 
-  private render(ctx: TrainingContext): void {
+  private async render(ctx: TrainingContext): Promise<void> {
     if (ctx.step === this.lastRenderedStep) return;
     this.lastRenderedStep = ctx.step;
     const { n, columns } = this.params;
@@ -69,7 +69,7 @@ export class SampleImages implements Callback {
     const samples = ctx.weights.use(this.params.weights, () =>
       (this.sampler ?? ctx.sampler).sample(ctx.model, n, ctx.imageShape, new Rng(this.params.seed)),
     );
-    const pixels = samplesToBytes(samples);
+    const pixels = await samplesToBytes(samples);
     const grid = imageGrid(pixels, n, h, w, { columns });
     ctx.record.image(this.params.tag, grid.pixels, grid.width, grid.height, ctx.step);
   }
