@@ -168,6 +168,7 @@ async function measureTraining(c: ModelCase, built: Built, threads: number, asyn
     ema.dispose();
     gradients.dispose();
     imagesPerSecond[`batch ${batchSize}`] = (batchSize * 1000) / (times.outside + times.model);
+    process.stderr.write(`xp: ${c.experiment}, batch ${batchSize}: ${imagesPerSecond[`batch ${batchSize}`].toFixed(2)} img/s (median step ${(times.outside + times.model).toFixed(0)} ms)\n`);
     outsideModelShare = Math.max(outsideModelShare, times.outside / (times.outside + times.model));
   }
   forward.dispose();
