@@ -231,7 +231,11 @@ export const models: Benchmark = {
   description: 'training, forward and sampling throughput of the quick-start and paper UNets (one thread; on a GPU, batch 64 and the share of its FP32 peak)',
   async run(context) {
     const rows: Row[] = [];
-    for (const c of casesFor(context)) rows.push(await measure(c));
+    for (const c of casesFor(context)) {
+      rows.push(await measure(c));
+      // Each model's numbers as soon as they are in: a later model that fails (or a run cut short) keeps them.
+      process.stderr.write(`xp: ${JSON.stringify(rows[rows.length - 1])}\n`);
+    }
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     const report = table(
       ['experiment', 'params', 'train img/s', 'forward img/s', 'DDIM-50 img/s', 'DDPM-511 img/s', 'outside model', 'tensors before -> after'],
