@@ -167,7 +167,7 @@ def attention_or_identity(wanted, channels, heads):
 
 def timestep_embedding(t, dim):
     """[sin(t*f_0) .. sin(t*f_{d/2-1}), cos(t*f_0) .. cos(t*f_{d/2-1})], f_i = 10000^(-2i/d)."""
-    frequencies = 10000 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    frequencies = 10000 ** (-torch.arange(0, dim, 2, dtype=torch.float32, device=t.device) / dim)
     angles = t.float()[:, None] * frequencies[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 

@@ -85,17 +85,23 @@ export async function findWebGpuAdapter(): Promise<WebGpuAdapter> {
   };
 }
 
-/** One line for `xp doctor` and run records. */
+/** One line for `xp doctor` and the bench: what the adapter is and the limits that bound tensor sizes. */
 export function describeAdapter(a: WebGpuAdapter): string {
-  const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' / ');
-  const kind = a.software ? 'software' : 'hardware';
-  return `${name} (${kind}; ${a.description}); max buffer ${gib(a.limits.maxBufferSize)}, ` +
-    `max storage binding ${gib(a.limits.maxStorageBufferBindingSize)}, workgroup storage ${a.limits.maxComputeWorkgroupStorageSize / 1024} KiB, ` +
-    `${a.limits.maxComputeInvocationsPerWorkgroup} invocations per workgroup`;
+  const fields = [`vendor ${a.vendor || 'not reported'}`, `architecture ${a.architecture || 'not reported'}`, `driver ${a.description || 'not reported'}`];
+  const limits = [
+    `max buffer ${bytes(a.limits.maxBufferSize)}`,
+    `max storage binding ${bytes(a.limits.maxStorageBufferBindingSize)}`,
+    `workgroup storage ${bytes(a.limits.maxComputeWorkgroupStorageSize)}`,
+    `${a.limits.maxComputeInvocationsPerWorkgroup} invocations per workgroup`,
+  ];
+  return `${a.device || 'unnamed device'} (${a.software ? 'software' : 'hardware'}; ${fields.join(', ')}); ${limits.join(', ')}`;
 }
 
-function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+function bytes(n: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (n >= size) return `${Number((n / size).toFixed(2))} ${unit}`;
+  }
+  return `${n} B`;
 }
 
 /**
