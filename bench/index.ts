@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineFacts, requestedBackend, selectBackend } from '../framework/backend.js';
 import { XpError } from '../framework/errors.js';
-import { releaseWebGpu } from '../framework/webgpu.js';
 import type { Benchmark } from './harness.js';
 import { kernels } from './kernels.js';
 import { models } from './models.js';
@@ -69,9 +68,7 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .catch((err) => {
-    console.error(err instanceof XpError ? `error: ${err.message}` : err);
-    process.exitCode = 1;
-  })
-  .finally(releaseWebGpu);
+main().catch((err) => {
+  console.error(err instanceof XpError ? `error: ${err.message}` : err);
+  process.exitCode = 1;
+});

@@ -4,7 +4,6 @@
  * Linux, so it needs libvulkan.so.1 and a driver: a GPU's own, or Mesa's software rasterizer
  * lavapipe (Mesa 25 or newer; bookworm's 22.3 lacks features Dawn requires).
  */
-import * as tf from '@tensorflow/tfjs';
 import { BackendError } from './backend.js';
 
 export interface WebGpuAdapter {
@@ -106,7 +105,10 @@ function bytes(n: number): string {
 
 /**
  * Makes `navigator.gpu` Dawn's and imports tfjs's webgpu backend, which registers itself only
- * where `navigator.gpu` exists when it is first imported.
+ * where `navigator.gpu` exists when it is first imported. The process keeps it to the end: the
+ * webgpu package's advice, to drop `navigator.gpu` so that Node can exit, made xp's processes
+ * abort or hang at exit on lavapipe (Dawn's instance collected under the live device), and
+ * without it they exit normally.
  */
 export async function registerWebGpuBackend(): Promise<void> {
   const gpuObject = await dawn();
@@ -122,20 +124,4 @@ export async function registerWebGpuBackend(): Promise<void> {
     }
     throw new BackendError(`@tensorflow/tfjs-backend-webgpu failed to load: ${e.message.split('\n')[0]}`);
   }
-}
-
-/**
- * Lets a process that used WebGPU exit: frees tfjs's webgpu backend, destroys its device and
- * drops `navigator.gpu`, which would otherwise keep Dawn's instance (and Node's event loop) alive.
- */
-export function releaseWebGpu(): void {
-  if (!gpu) return;
-  const backend = tf.engine().registry.webgpu as { device?: { destroy(): void } } | undefined;
-  if (backend) {
-    tf.removeBackend('webgpu');
-    backend.device?.destroy();
-  }
-  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-  if (nav?.gpu === gpu) delete nav.gpu;
-  gpu = undefined;
 }

@@ -12,8 +12,9 @@
 set -euo pipefail
 cache=${1:-${XP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xp}}
 dir=$cache/lavapipe
+selects="export LD_LIBRARY_PATH=$dir/lib VK_DRIVER_FILES=$dir/lvp_icd.json"
 if [ -f "$dir/lvp_icd.json" ] && [ -e "$dir/lib/libvulkan.so.1" ]; then
-  echo "lavapipe already in $dir"
+  echo "lavapipe already in $dir; to use it: $selects"
   exit 0
 fi
 arch=$(dpkg --print-architecture)
@@ -51,4 +52,4 @@ done
 cp "$dir.tmp/root/usr/share/vulkan/icd.d/lvp_icd.json" "$dir.tmp/lvp_icd.json"
 rm -rf "$dir"
 mv "$dir.tmp" "$dir"
-echo "lavapipe (Mesa $(dpkg-deb -f "$work"/debs/mesa-vulkan-drivers_*.deb Version)) in $dir"
+echo "lavapipe (Mesa $(dpkg-deb -f "$work"/debs/mesa-vulkan-drivers_*.deb Version)) in $dir; to use it: $selects"

@@ -141,8 +141,5 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     throw err;
-  } finally {
-    // Only a command that used WebGPU set navigator.gpu; the others need not load tfjs to exit.
-    if ((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) (await import('../../framework/webgpu.js')).releaseWebGpu();
   }
 }
