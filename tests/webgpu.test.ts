@@ -106,6 +106,7 @@ test('xp run on webgpu: samples, checkpoints, and a resumed run repeats the unin
   assert.equal(resumed, whole, 'stopped and resumed against uninterrupted');
   assert.ok(relativeError(losses(run('cpu', 'whole-cpu', 4)), whole) < 1e-4, 'webgpu losses far from the cpu backend\'s');
   assert.ok(fs.readdirSync(path.join(stopped, 'samples')).length >= 2, 'sample grids on webgpu');
+  assert.match(JSON.parse(fs.readFileSync(path.join(stopped, 'run.json'), 'utf8')).adapter, /^llvmpipe.*\(software; vendor mesa/);
 });
 
 test.run();

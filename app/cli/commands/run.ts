@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { resolveExperiment } from '../../../framework/config/resolve.js';
 import type { ConfigMap } from '../../../framework/config/load.js';
 import { requestedBackend, selectBackend } from '../../../framework/backend.js';
+import { describeAdapter } from '../../../framework/webgpu.js';
 import { assemble } from '../../../framework/container/assembly.js';
 import { TOKENS } from '../../../framework/container/tokens.js';
 import type { CheckpointSink, FitResult, Trainer } from '../../../framework/interfaces.js';
@@ -40,8 +41,9 @@ export async function run(file: string | undefined, opts: RunOptions): Promise<v
   const backend = await selectBackend(requestedBackend(opts.backend, experiment.backend as string | undefined));
   const folder = folderToResume ?? createFolder(experiment, backend.chosen, opts);
   const resumeFrom = folderToResume ? readCheckpoint(resolveCheckpoint(folderToResume.dir)) : undefined;
-  folder.update({ status: 'running', backend: backend.chosen, endedAt: undefined });
-  console.error(`run folder: ${folder.dir}  (backend ${backend.chosen})`);
+  const adapter = backend.adapter && describeAdapter(backend.adapter);
+  folder.update({ status: 'running', backend: backend.chosen, adapter, endedAt: undefined });
+  console.error(`run folder: ${folder.dir}  (backend ${backend.chosen}${adapter ? `, adapter ${adapter}` : ''})`);
 
   const writer = new SummaryWriter(folder.dir);
   const startStep = Number(resumeFrom?.state.step ?? 0);
