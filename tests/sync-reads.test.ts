@@ -2,8 +2,8 @@
  * Every read of tensor values in training, sampling, evaluation and checkpoints is asynchronous:
  * the webgpu backend has no synchronous read in Node (dataSync fails there), so one synchronous
  * read left anywhere on those paths stops webgpu runs. Here, on the cpu backend, dataSync,
- * arraySync and bufferSync throw while a short run trains, renders a sample grid, checkpoints and
- * resumes, and while xp's sampling and classification run; the error names the read's caller.
+ * arraySync and bufferSync throw while a short run trains (with the EMA's loss), renders a sample
+ * grid, checkpoints and resumes, and while xp's sampling and classification run; the error names the read's caller.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -57,6 +57,7 @@ async function fit(maxSteps: number, resume: boolean): Promise<void> {
       '~callbacks.ema_samples',
       '~callbacks.final_samples',
       'callbacks.checkpoints.every_steps=1',
+      'callbacks.ema.loss_tag=Training/EMA_MSE',
     ],
   });
   const container = assemble(config.value);
