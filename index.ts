@@ -34,7 +34,7 @@ export { lossInSlices } from './framework/training/slices.js';
 export { LIVE_WEIGHTS } from './framework/training/weight-sets.js';
 
 // Sample metrics and images.
-export { accuracy, classifyImages } from './framework/eval/classify.js';
+export { accuracy, classify } from './framework/eval/classify.js';
 export { Evaluation, type SetMetrics } from './framework/eval/evaluation.js';
 export { sampleInBatches } from './framework/eval/sampling.js';
 export { imageGrid } from './framework/records/png.js';

@@ -1,9 +1,14 @@
 /** What every benchmark shares: its contract with bench/index.ts, timing, and table printing. */
+import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../framework/backend.js';
+import { readValues } from '../framework/tensors.js';
+import type { WebGpuAdapter } from '../framework/webgpu.js';
 
 export interface BenchmarkContext {
   /** The backend every measurement runs on. */
   backend: BackendName;
+  /** The GPU, where there is one: the webgpu backend's hardware adapter (or tensorflow-gpu's CUDA device). */
+  gpu?: { name: string; adapter?: WebGpuAdapter; fp32PeakTflops?: number };
 }
 
 export interface BenchmarkResult {
@@ -16,6 +21,8 @@ export interface BenchmarkResult {
 export interface Benchmark {
   name: string;
   description: string;
+  /** Measures the CPU backends' kernels only: left out of a default run on a GPU. */
+  cpuOnly?: boolean;
   /** Throws if something the benchmark needs outside xp is missing; checked before any benchmark runs. */
   requirements?(): Promise<void>;
   run(context: BenchmarkContext): Promise<BenchmarkResult>;
@@ -62,6 +69,16 @@ async function timesOfRounds<K extends string>(fns: Record<K, Timed>, { warmup, 
 
 function summarize<K extends string>(times: Record<K, number[]>, statistic: (ts: number[]) => number): Record<K, number> {
   return Object.fromEntries(Object.entries<number[]>(times).map(([name, ts]) => [name, statistic(ts)])) as Record<K, number>;
+}
+
+/**
+ * Waits for the work queued before it: reads one value computed from `t` (a tensor on the
+ * device). A GPU runs its queue in order, so the read completes after everything issued before
+ * it; without this a timed function would measure only how fast JavaScript issues commands.
+ * On wasm and cpu, whose work is done when the call returns, it costs a microsecond.
+ */
+export async function settle(t: tf.Tensor): Promise<void> {
+  await readValues(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
 }
 
 export function gflops(flop: number, ms: number): number {

@@ -1,10 +1,13 @@
 /**
- * `npm run bench [-- --backend <name>] [benchmark...] [--vs-pytorch]`: runs the named benchmarks
- * (all of them by default) on one backend, wasm unless --backend or XP_BACKEND says otherwise,
+ * `npm run bench [-- --backend <name>] [benchmark...] [--vs-pytorch] [--fp32-peak TFLOPS]`: runs
+ * the named benchmarks (all of them by default; on webgpu those not marked CPU-only) on one
+ * backend, wasm unless --backend or XP_BACKEND says otherwise,
  * prints each report and keeps its numbers in bench/results.json, which holds the latest run of
  * every benchmark. --vs-pytorch adds the comparison with PyTorch (alone if no benchmark is
  * named); it is not among the defaults, since it needs PyTorch installed. A new benchmark is a
- * module exporting a `Benchmark` (bench/harness.ts), added to BENCHMARKS.
+ * module exporting a `Benchmark` (bench/harness.ts), added to BENCHMARKS. On a GPU the models
+ * benchmark reports the share of its FP32 peak: bench/gpu.ts knows a few GPUs' peaks, and
+ * --fp32-peak gives it for another.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +21,7 @@ import { config } from './config.js';
 import { kernels } from './kernels.js';
 import { models } from './models.js';
 import { vsPytorch } from './vs-pytorch.js';
+import { gpuOf } from './gpu.js';
 
 const BENCHMARKS: Benchmark[] = [kernels, models, board, config];
 const DEFAULT_BACKEND = 'wasm';
@@ -42,17 +46,23 @@ function saveResult(name: string, record: object): void {
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { backend: { type: 'string' }, 'vs-pytorch': { type: 'boolean', default: false } },
+    options: { backend: { type: 'string' }, 'vs-pytorch': { type: 'boolean', default: false }, 'fp32-peak': { type: 'string' } },
     allowPositionals: true,
   });
-  const chosen = chooseBenchmarks(positionals, values['vs-pytorch']);
+  const fp32Peak = values['fp32-peak'] === undefined ? undefined : Number(values['fp32-peak']);
+  if (fp32Peak !== undefined && !(fp32Peak > 0)) throw new XpError(`--fp32-peak must be a positive number of TFLOP/s, got '${values['fp32-peak']}'`);
+  const named = chooseBenchmarks(positionals, values['vs-pytorch']);
   // Before anything runs: a missing tool should not surface after minutes of other benchmarks.
-  for (const benchmark of chosen) await benchmark.requirements?.();
-  const { chosen: backend } = await selectBackend(requestedBackend(values.backend, DEFAULT_BACKEND));
+  for (const benchmark of named) await benchmark.requirements?.();
+  const report = await selectBackend(requestedBackend(values.backend, DEFAULT_BACKEND));
+  const backend = report.chosen;
+  const gpu = gpuOf(report, fp32Peak);
+  const onDevice = backend === 'webgpu' || backend === 'tensorflow-gpu';
+  const chosen = named.filter((b) => positionals.length > 0 || !(b.cpuOnly && onDevice));
   for (const benchmark of chosen) {
-    console.log(`\n# ${benchmark.name} on ${backend}: ${benchmark.description}\n`);
+    console.log(`\n# ${benchmark.name} on ${backend}${gpu ? ` (${gpu.name})` : ''}: ${benchmark.description}\n`);
     const started = performance.now();
-    const result = await benchmark.run({ backend });
+    const result = await benchmark.run({ backend, gpu });
     const seconds = (performance.now() - started) / 1000;
     console.log(`${result.report}\n\n(${seconds.toFixed(0)} s)`);
     saveResult(benchmark.name, { benchmark: benchmark.name, backend, date: new Date().toISOString(), seconds, machine: machineFacts(), ...result.data });

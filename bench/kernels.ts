@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { displacedWasmKernel, filterGradFormulation as filterGradFormulationOf, type FilterGradFormulation } from '../framework/kernels/wasm-kernels.js';
-import { valuesOf } from '../framework/tensors.js';
+import { readValues } from '../framework/tensors.js';
 import { fastestOfRounds, gflops, medianOfRounds, table, type Benchmark, type BenchmarkContext } from './harness.js';
 
 interface ConvShape {
@@ -99,6 +99,7 @@ const SLOW_REPS = { warmup: 0, reps: 1 };
 
 export const kernels: Benchmark = {
   name: 'kernels',
+  cpuOnly: true,
   description: `${KERNEL}x${KERNEL} conv forward, dx, dW and a ${STACK_DEPTH}-conv training step, batch ${SHAPES[0].batch}`,
   async run(context: BenchmarkContext) {
     const comparable = context.backend === 'wasm';
@@ -200,8 +201,8 @@ async function measureShipped(shape: ConvShape, { x, filters, dy }: ShapeTensors
 
 /** Milliseconds the cpu backend's Conv2DBackpropFilter takes for the first image of x and dy. */
 async function cpuFilterGradientOfOneImage(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[]): Promise<number> {
-  const firstImage = (t: tf.Tensor4D) => ({ values: valuesOf(() => t.slice(0, 1)), shape: [1, ...t.shape.slice(1)] });
-  const [xHost, dyHost] = [firstImage(x), firstImage(dy)];
+  const firstImage = async (t: tf.Tensor4D) => ({ values: await readValues(() => t.slice(0, 1)), shape: [1, ...t.shape.slice(1)] });
+  const [xHost, dyHost] = [await firstImage(x), await firstImage(dy)];
   const previous = tf.getBackend();
   await tf.setBackend('cpu');
   try {

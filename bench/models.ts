@@ -3,7 +3,9 @@
  * batch sizes, forward passes, sampling with DDIM and DDPM, what a step spends outside the
  * model (data, noise, EMA), peak memory and the tensor count. The paper's UNet runs only the
  * shapes a 2-core machine finishes in a few minutes; its DDPM sampling is extrapolated from
- * its forward pass (511 of them per image), and the report says so.
+ * its forward pass (511 of them per image), and the report says so. On a GPU both models train
+ * at the paper's batch of 64, and the report gives the share of the GPU's FP32 peak reached;
+ * on a software WebGPU adapter only the quick start runs, at small shapes.
  */
 import { registerBuiltins } from '../components/index.js';
 import * as tf from '@tensorflow/tfjs';
@@ -15,8 +17,9 @@ import { startGradients } from '../framework/training/parallel-gradients.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { examplesPerPass } from '../framework/training/slices.js';
 import { Rng } from '../framework/rng.js';
-import { valuesOf } from '../framework/tensors.js';
-import { medianOfRounds, table, type Benchmark } from './harness.js';
+import { readScalar, readValues } from '../framework/tensors.js';
+import { samplesToBytes } from '../framework/records/samples.js';
+import { medianOfRounds, settle, table, type Benchmark, type BenchmarkContext } from './harness.js';
 
 export interface ModelCase {
   experiment: string;
@@ -25,8 +28,9 @@ export interface ModelCase {
   /** Images sampled with each sampler; 0 skips (extrapolated from the forward pass instead). */
   ddimImages: number;
   ddpmImages: number;
-  /** Timed rounds after one warm-up, of each training batch and of the forward pass. */
+  /** Timed rounds, of each training batch and of the forward pass, after `warmup` (default 1) untimed ones. */
   reps: number;
+  warmup?: number;
 }
 
 // The paper's UNet takes most of a minute a training step here, so two timed steps.
@@ -34,6 +38,22 @@ export const CASES: ModelCase[] = [
   { experiment: 'experiments/quickstart.yaml', trainBatches: [64, 8], forwardBatch: 64, ddimImages: 16, ddpmImages: 4, reps: 3 },
   { experiment: 'experiments/mnist-standard.yaml', trainBatches: [8], forwardBatch: 4, ddimImages: 0, ddpmImages: 0, reps: 2 },
 ];
+
+/** On a GPU: both models at the paper's batch (mnist-ema.yaml: the paper's model with its EMA); two warm-ups, as the first compiles the shaders. */
+const GPU_CASES: ModelCase[] = [
+  { experiment: 'experiments/quickstart.yaml', trainBatches: [64], forwardBatch: 64, ddimImages: 64, ddpmImages: 16, reps: 5, warmup: 2 },
+  { experiment: 'experiments/mnist-ema.yaml', trainBatches: [64], forwardBatch: 64, ddimImages: 16, ddpmImages: 0, reps: 5, warmup: 2 },
+];
+
+/** On a software WebGPU adapter (lavapipe: many times slower than wasm), only what shows the path works. */
+const SOFTWARE_CASES: ModelCase[] = [
+  { experiment: 'experiments/quickstart.yaml', trainBatches: [8], forwardBatch: 8, ddimImages: 2, ddpmImages: 0, reps: 2 },
+];
+
+function casesFor(context: BenchmarkContext): ModelCase[] {
+  if (context.gpu) return GPU_CASES;
+  return context.backend === 'webgpu' ? SOFTWARE_CASES : CASES;
+}
 
 /** Training throughput of one model, keyed `batch <size>`. */
 export interface Training {
@@ -51,9 +71,12 @@ interface Row {
   ddim50ImagesPerSecond: number;
   ddpm511ImagesPerSecond: number;
   sampledNotExtrapolated: boolean;
+  ddpmSampled: boolean;
   outsideModelShare: number;
   tensorsBefore: number;
   tensorsAfter: number;
+  /** Training FLOP per image: 3 forward passes' (the forward, and the gradients of inputs and of weights). */
+  trainFlopPerImage: number;
 }
 
 /** The experiment's components, with the DDIM-50 sampler in place of its own. */
@@ -103,31 +126,35 @@ async function measureTraining(c: ModelCase, built: Built, threads: number): Pro
     const batches = (await datasetWithBatch(c.experiment, batchSize)).batches(rng.fork(batchSize));
     const setup = { modules: built.modules, experiment: built.experiment, examplesPerPass: examplesPerPass(model, 'auto') };
     const gradients = await startGradients(model, objective, setup, threads);
+    const [firstVariable] = model.variables().values();
     const ema = new EmaWeights(model.variables());
     let prepared: PreparedBatch | undefined;
     process.stderr.write(`xp: ${c.experiment}, training at batch ${batchSize}\n`);
     const times = await medianOfRounds(
       {
         // Everything a step does outside the model: the batch, timesteps, noise, x_t, the EMA.
-        outside: () => {
+        outside: async () => {
           if (prepared) tf.dispose(Object.values(prepared));
           const x = batches.toTensor(batches.nextBatch());
           prepared = objective.prepare({ x }, rng);
           x.dispose();
           ema.update(model.variables(), 0.995);
+          await settle(prepared.xt);
         },
         model: async () => {
           const { grads } = await gradients.compute(prepared!);
           optimizer.applyGradients(grads as Record<string, tf.Variable>);
           tf.dispose(Object.values(grads));
+          await settle(firstVariable);
         },
       },
-      { warmup: 1, reps: c.reps },
+      { warmup: c.warmup ?? 1, reps: c.reps },
     );
     tf.dispose(Object.values(prepared!));
     ema.dispose();
     gradients.dispose();
     imagesPerSecond[`batch ${batchSize}`] = (batchSize * 1000) / (times.outside + times.model);
+    process.stderr.write(`xp: ${c.experiment}, batch ${batchSize}: ${imagesPerSecond[`batch ${batchSize}`].toFixed(2)} img/s (median step ${(times.outside + times.model).toFixed(0)} ms)\n`);
     outsideModelShare = Math.max(outsideModelShare, times.outside / (times.outside + times.model));
   }
 
@@ -146,13 +173,13 @@ async function measure(c: ModelCase): Promise<Row> {
   const training = await measureTraining(c, built, 1);
   const x = tf.randomNormal([c.forwardBatch, ...dataset.imageShape]) as tf.Tensor4D;
   const t = tf.fill([c.forwardBatch], 100, 'int32') as tf.Tensor1D;
-  const { pass } = await medianOfRounds({ pass: () => valuesOf(() => model.predict(x, t)) }, { warmup: 1, reps: c.reps });
+  const { pass } = await medianOfRounds({ pass: () => readValues(() => model.predict(x, t)) }, { warmup: c.warmup ?? 1, reps: c.reps });
   tf.dispose([x, t]);
   const forwardImagesPerSecond = (c.forwardBatch * 1000) / pass;
-  const sampleRate = (sampler: Sampler | undefined, images: number, evaluations: number) => {
+  const sampleRate = async (sampler: Sampler | undefined, images: number, evaluations: number) => {
     if (!sampler || images === 0) return forwardImagesPerSecond / evaluations;
     const start = performance.now();
-    sampler.sample(model, images, dataset.imageShape, new Rng(1)).dispose();
+    await samplesToBytes(sampler.sample(model, images, dataset.imageShape, new Rng(1)));
     return (images * 1000) / (performance.now() - start);
   };
   const ddpm = c.ddpmImages ? ((await resolveDdpm(c.experiment)) as Sampler) : undefined;
@@ -161,12 +188,14 @@ async function measure(c: ModelCase): Promise<Row> {
     parameters: training.parameters,
     trainImagesPerSecond: training.imagesPerSecond,
     forwardImagesPerSecond,
-    ddim50ImagesPerSecond: sampleRate(ddim, c.ddimImages, 50),
-    ddpm511ImagesPerSecond: sampleRate(ddpm, c.ddpmImages, schedule.steps - 1),
+    ddim50ImagesPerSecond: await sampleRate(ddim, c.ddimImages, 50),
+    ddpm511ImagesPerSecond: await sampleRate(ddpm, c.ddpmImages, schedule.steps - 1),
     sampledNotExtrapolated: c.ddimImages > 0,
+    ddpmSampled: c.ddpmImages > 0,
     outsideModelShare: training.outsideModelShare,
     tensorsBefore,
     tensorsAfter: tf.memory().numTensors,
+    trainFlopPerImage: 3 * model.summary().reduce((sum, stage) => sum + stage.flops, 0),
   };
   model.dispose();
   return row;
@@ -185,10 +214,14 @@ async function resolveDdpm(experiment: string): Promise<unknown> {
 
 export const models: Benchmark = {
   name: 'models',
-  description: 'training, forward and sampling throughput of the quick-start and paper UNets (one thread)',
-  async run() {
+  description: 'training, forward and sampling throughput of the quick-start and paper UNets (one thread; on a GPU, batch 64 and the share of its FP32 peak)',
+  async run(context) {
     const rows: Row[] = [];
-    for (const c of CASES) rows.push(await measure(c));
+    for (const c of casesFor(context)) {
+      rows.push(await measure(c));
+      // Each model's numbers as soon as they are in: a later model that fails (or a run cut short) keeps them.
+      process.stderr.write(`xp: ${JSON.stringify(rows[rows.length - 1])}\n`);
+    }
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     const report = table(
       ['experiment', 'params', 'train img/s', 'forward img/s', 'DDIM-50 img/s', 'DDPM-511 img/s', 'outside model', 'tensors before -> after'],
@@ -198,11 +231,28 @@ export const models: Benchmark = {
         Object.entries(r.trainImagesPerSecond).map(([b, v]) => `${b}: ${v.toFixed(2)}`).join(', '),
         Number(r.forwardImagesPerSecond.toFixed(2)),
         `${r.ddim50ImagesPerSecond.toFixed(3)}${r.sampledNotExtrapolated ? '' : ' (est.)'}`,
-        `${r.ddpm511ImagesPerSecond.toFixed(4)}${r.sampledNotExtrapolated ? '' : ' (est.)'}`,
+        `${r.ddpm511ImagesPerSecond.toFixed(4)}${r.ddpmSampled ? '' : ' (est.)'}`,
         `${(r.outsideModelShare * 100).toFixed(1)}%`,
         `${r.tensorsBefore} -> ${r.tensorsAfter}`,
       ]),
     );
-    return { report: `${report}\n\npeak RSS ${peakRssMiB.toFixed(0)} MiB (whole process)`, data: { rows, peakRssMiB } };
+    const gpuLines = context.gpu ? peakShares(rows, context.gpu) : [];
+    return {
+      report: [report, '', ...gpuLines, `peak RSS ${peakRssMiB.toFixed(0)} MiB (whole process)`].join('\n'),
+      data: { rows, peakRssMiB, gpu: context.gpu, fp32Shares: gpuLines },
+    };
   },
 };
+
+/** Each model's training rate as FLOP/s and as a share of the GPU's FP32 peak. */
+function peakShares(rows: Row[], gpu: NonNullable<BenchmarkContext['gpu']>): string[] {
+  const lines = [`GPU: ${gpu.name}, FP32 peak ${gpu.fp32PeakTflops ? `${gpu.fp32PeakTflops} TFLOP/s` : 'unknown (pass --fp32-peak TFLOPS)'}`];
+  for (const r of rows) {
+    for (const [batch, rate] of Object.entries(r.trainImagesPerSecond)) {
+      const tflops = (rate * r.trainFlopPerImage) / 1e12;
+      const share = gpu.fp32PeakTflops ? `, ${((100 * tflops) / gpu.fp32PeakTflops).toFixed(1)}% of FP32 peak` : '';
+      lines.push(`${r.experiment.replace('experiments/', '')} ${batch}: ${rate.toFixed(1)} img/s x ${(r.trainFlopPerImage / 1e9).toFixed(2)} GFLOP = ${tflops.toFixed(2)} TFLOP/s${share}`);
+    }
+  }
+  return lines;
+}

@@ -14,6 +14,10 @@ apt-get install -y python3-torch libopenblas0-pthread. Debian's torch runs its m
 that is the reference BLAS, several times slower; the JSON names the one used.
 
     /usr/bin/python3 bench/pytorch_unet.py --model paper --batch 8 --warmup 1 --steps 2
+
+On an NVIDIA GPU (the reference for xp's webgpu backend), in strict FP32 unless --tf32:
+
+    python3 bench/pytorch_unet.py --model paper --batch 64 --device cuda --warmup 2 --steps 5
 """
 import argparse
 import ctypes
@@ -163,7 +167,7 @@ def attention_or_identity(wanted, channels, heads):
 
 def timestep_embedding(t, dim):
     """[sin(t*f_0) .. sin(t*f_{d/2-1}), cos(t*f_0) .. cos(t*f_{d/2-1})], f_i = 10000^(-2i/d)."""
-    frequencies = 10000 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    frequencies = 10000 ** (-torch.arange(0, dim, 2, dtype=torch.float32, device=t.device) / dim)
     angles = t.float()[:, None] * frequencies[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
@@ -215,16 +219,17 @@ def count_parameters(model):
 class TrainingStep:
     """One DDPM training step on random images: the compute of an MNIST batch, without the data."""
 
-    def __init__(self, model, lr, batch):
-        self.model = model
+    def __init__(self, model, lr, batch, device):
+        self.model = model.to(device)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         self.batch = batch
+        self.device = torch.device(device)
         betas = torch.linspace(BETA_START, BETA_END, SCHEDULE_STEPS)
-        self.alpha_bar = torch.cumprod(1 - betas, dim=0)
+        self.alpha_bar = torch.cumprod(1 - betas, dim=0).to(device)
 
     def __call__(self):
-        x0 = torch.randn(self.batch, *IMAGE_SHAPE)
-        t = torch.randint(1, SCHEDULE_STEPS, (self.batch,))  # one per example, 1..511
+        x0 = torch.randn(self.batch, *IMAGE_SHAPE, device=self.device)
+        t = torch.randint(1, SCHEDULE_STEPS, (self.batch,), device=self.device)  # one per example, 1..511
         noise = torch.randn_like(x0)
         alpha_bar = self.alpha_bar[t][:, None, None, None]
         xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
@@ -232,6 +237,8 @@ class TrainingStep:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # a GPU step ends when its kernels do, not when they are queued
 
 
 def time_steps(step, warmup, steps):
@@ -256,8 +263,8 @@ def profile_step(step, rows):
 
 
 def measure(spec, batch, args):
-    step = TrainingStep(UNet(spec), spec["lr"], batch)
-    print(f"PyTorch, batch {batch}, {args.threads} thread(s):", file=sys.stderr)
+    step = TrainingStep(UNet(spec), spec["lr"], batch, args.device)
+    print(f"PyTorch, batch {batch}, on {args.device}, {args.threads} thread(s):", file=sys.stderr)
     seconds = time_steps(step, args.warmup, args.steps)
     if args.profile:
         profile_step(step, args.profile)
@@ -294,6 +301,9 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=2, help="threads of torch and of a system OpenBLAS (default 2)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps (default 3)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    parser.add_argument("--tf32", action="store_true",
+                        help="on cuda: let convolutions and matrix products use TF32 tensor cores (default: strict FP32)")
     parser.add_argument("--profile", type=int, default=0, metavar="ROWS",
                         help="after timing, profile one step and print its ROWS costliest ops to stderr")
     return parser.parse_args()
@@ -302,6 +312,8 @@ def parse_args():
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
     limit_openblas_threads(args.threads)
     # The system's libblas.so.3, which Debian's torch calls for its matrix products.
     blas = loaded_libraries("libblas")
@@ -320,6 +332,8 @@ def main():
         "model": args.model,
         "parameters": parameters,
         "threads": args.threads,
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        "tf32": args.tf32,
         "blas": blas,
         "warmup": args.warmup,
         "steps": args.steps,

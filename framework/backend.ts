@@ -1,29 +1,35 @@
 /**
  * Compute backend selection. `auto` takes the first backend that loads, best first;
- * a forced backend that cannot load is an error that says how to get it.
+ * a forced backend that cannot load is an error that says how to get it. `webgpu` counts in
+ * `auto` only on a hardware adapter: a software one (lavapipe) is far slower than wasm, so it
+ * is used only when asked for by name.
  */
 import os from 'node:os';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { XpError } from './errors.js';
+import { BackendError, XpError } from './errors.js';
 import { registerFusedKernels } from './kernels/fused-kernels.js';
+import type { WebGpuAdapter } from './webgpu.js';
 
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = BackendName | 'auto';
 
 export interface BackendReport {
   chosen: BackendName;
+  /** The WebGPU adapter, where the chosen backend is webgpu. */
+  adapter?: WebGpuAdapter;
   /** Why each better backend was not used (only for `auto`). */
   skipped: { name: BackendName; reason: string }[];
 }
 
-export class BackendError extends XpError {}
+export { BackendError };
 
 interface BackendLoader {
   /** The tfjs backend name the package registers. */
   tfName: string;
-  load(): Promise<void>;
+  /** `forced`: asked for by name, not tried by `auto`. Returns the WebGPU adapter for webgpu. */
+  load(forced: boolean): Promise<WebGpuAdapter | void>;
   /** How to get this backend where it does not load. */
   installHint: string;
 }
@@ -37,6 +43,20 @@ const LOADERS: Record<BackendName, BackendLoader> = {
     load: () => importOptional('@tensorflow/tfjs-node-gpu'),
     installHint:
       `npm install @tensorflow/tfjs-node-gpu@4.22.0 on Linux with CUDA 11.2 and cuDNN 8.1 (${TENSORFLOW_HINT})`,
+  },
+  webgpu: {
+    tfName: 'webgpu',
+    load: async (forced) => {
+      const { findWebGpuAdapter, describeAdapter, registerWebGpuBackend } = await import('./webgpu.js');
+      const adapter = await findWebGpuAdapter();
+      if (adapter.software && !forced) {
+        throw new BackendError(`only a software adapter, ${describeAdapter(adapter)}: far slower than wasm, so used only with --backend webgpu`);
+      }
+      await registerWebGpuBackend();
+      return adapter;
+    },
+    installHint:
+      'npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0, and a Vulkan driver with libvulkan1 (README: Compute backends)',
   },
   tensorflow: {
     tfName: 'tensorflow',
@@ -82,9 +102,9 @@ export function requestedBackend(flag?: string, experiment?: string): BackendCho
   return value as BackendChoice;
 }
 
-async function tryBackend(name: BackendName): Promise<void> {
+async function tryBackend(name: BackendName, forced: boolean): Promise<WebGpuAdapter | undefined> {
   const loader = LOADERS[name];
-  await loader.load();
+  const adapter = (await loader.load(forced)) ?? undefined;
   let ok = false;
   try {
     ok = await tf.setBackend(loader.tfName);
@@ -96,6 +116,7 @@ async function tryBackend(name: BackendName): Promise<void> {
   if (name === 'tensorflow-gpu' && !gpuVisible()) {
     throw new BackendError('@tensorflow/tfjs-node-gpu loaded but no NVIDIA GPU is visible');
   }
+  return adapter;
 }
 
 // tfjs has one global engine, so selections run one after another, never interleaved.
@@ -110,21 +131,22 @@ export function selectBackend(choice: BackendChoice): Promise<BackendReport> {
 
 async function selectNow(choice: BackendChoice): Promise<BackendReport> {
   if (choice !== 'auto') {
+    let adapter: WebGpuAdapter | undefined;
     try {
-      await tryBackend(choice);
+      adapter = await tryBackend(choice, true);
     } catch (err) {
       const reason = err instanceof BackendError ? err.message : String(err);
       throw new BackendError(
         `backend '${choice}' cannot be used: ${reason}. To get it: ${LOADERS[choice].installHint}`,
       );
     }
-    return { chosen: choice, skipped: [] };
+    return { chosen: choice, skipped: [], adapter };
   }
   const skipped: BackendReport['skipped'] = [];
   for (const name of BACKENDS) {
     try {
-      await tryBackend(name);
-      return { chosen: name, skipped };
+      const adapter = await tryBackend(name, false);
+      return { chosen: name, skipped, adapter };
     } catch (err) {
       skipped.push({ name, reason: err instanceof BackendError ? err.message : String(err) });
     }

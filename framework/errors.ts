@@ -23,3 +23,6 @@ export class BuildError extends XpError {
     super(`${path}: ${reason}`, 2);
   }
 }
+
+/** A compute backend that cannot be had here (with how to get it). */
+export class BackendError extends XpError {}

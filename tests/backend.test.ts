@@ -4,11 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 import { requestedBackend, selectBackend, BackendError } from '../framework/backend.js';
 import { backendReady } from './setup.js';
 
-test('auto picks wasm here and says why tensorflow was skipped', async () => {
+test('auto picks wasm here and says why tensorflow and webgpu were skipped', async () => {
   const report = await selectBackend('auto');
   assert.is(report.chosen, 'wasm');
-  assert.equal(report.skipped.map((s) => s.name), ['tensorflow-gpu', 'tensorflow']);
+  assert.equal(report.skipped.map((s) => s.name), ['tensorflow-gpu', 'webgpu', 'tensorflow']);
   assert.match(report.skipped[0].reason, /tfjs-node-gpu/);
+  // No Vulkan driver in this process's environment (tests/webgpu.test.ts gives its children lavapipe's).
+  assert.match(report.skipped[1].reason, /Dawn found no WebGPU adapter/);
   await backendReady;
 });
 

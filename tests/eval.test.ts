@@ -177,10 +177,10 @@ test('the cross-entropy objective refuses a dataset without labels or outside [-
 test('an evaluation frees its tensors; real test digits score near the floor, noise near the ceiling', async () => {
   await backendReady;
   const { classifier } = await loadClassifier({ cacheRoot: sharedCache, overrides: QUICK, quiet: true });
-  const evaluation = new Evaluation(classifier, 200, 28, 28);
+  const evaluation = await Evaluation.create(classifier, 200, 28, 28);
   const before = tf.memory().numTensors;
   const test = loadMnist({ split: 'test' });
-  const real = evaluation.measure(test.images.subarray(0, 200 * 28 * 28));
+  const real = await evaluation.measure(test.images.subarray(0, 200 * 28 * 28));
   assert.is(tf.memory().numTensors, before);
   classifier.dispose();
   const { floor, ceiling } = evaluation;

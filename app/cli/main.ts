@@ -16,7 +16,7 @@ export const INTERNAL_ERROR_EXIT = 70;
 const ENVIRONMENT_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'EIO']);
 
 function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu (or XP_BACKEND)');
+  return new Option('--backend <name>', 'compute backend: auto, tensorflow-gpu, webgpu, tensorflow, wasm, cpu (or XP_BACKEND)');
 }
 
 export function buildProgram(): Command {

@@ -10,7 +10,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { resolveExperiment } from '../../framework/config/resolve.js';
@@ -18,7 +17,7 @@ import type { ConfigMap } from '../../framework/config/load.js';
 import { assemble } from '../../framework/container/assembly.js';
 import { TOKENS } from '../../framework/container/tokens.js';
 import type { Classifier, Recorder, Shape3, Trainer } from '../../framework/interfaces.js';
-import { packageRoot } from '../../framework/paths.js';
+import { cacheRoot, packageRoot } from '../../framework/paths.js';
 import { writeFileAtomic } from '../../framework/fsutil.js';
 import { XpError } from '../../framework/errors.js';
 import { registerBuiltins } from '../../components/index.js';
@@ -66,11 +65,6 @@ export interface ClassifierOptions {
   quiet?: boolean;
 }
 
-function defaultCacheRoot(): string {
-  if (process.env.XP_CACHE_DIR) return process.env.XP_CACHE_DIR;
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'xp');
-}
-
 /** The cached classifier, trained first where the cache cannot be used. Uses the current tfjs backend. */
 export async function loadClassifier(options: ClassifierOptions = {}): Promise<LoadedClassifier> {
   const resolved = await resolveExperiment(CLASSIFIER_EXPERIMENT, { registry: registerBuiltins(), overrides: options.overrides });
@@ -78,7 +72,7 @@ export async function loadClassifier(options: ClassifierOptions = {}): Promise<L
   const configSha256 = sha256(JSON.stringify(config));
   // An overridden classifier gets a folder of its own, so it never displaces the default one.
   const folder = options.overrides?.length ? `${FOLDER}-${configSha256.slice(0, 12)}` : FOLDER;
-  const dir = path.join(options.cacheRoot ?? defaultCacheRoot(), folder);
+  const dir = path.join(options.cacheRoot ?? cacheRoot(), folder);
   const container = assemble(resolved);
   const classifier = container.get(TOKENS.Model) as Classifier;
   const imageShape = container.get(TOKENS.ImageShape) as Shape3;

@@ -1,4 +1,4 @@
-import { accuracy, BuildError, callback, classifyImages, epochIsDue, inject, TOKENS, Type } from '../../index.js';
+import { accuracy, BuildError, callback, classify, epochIsDue, inject, TOKENS, Type } from '../../index.js';
 import type { Callback, Classifier, Dataset, LabeledImageSet, Static, TrainingContext } from '../../index.js';
 
 const Params = Type.Object(
@@ -51,8 +51,8 @@ export class Accuracy implements Callback {
     if (ctx.step === this.lastStep) return;
     this.lastStep = ctx.step;
     const set = this.testSet!;
-    const share = await ctx.weights.use(this.params.weights, () =>
-      accuracy(classifyImages(this.model, set.images, set.height, set.width), set.labels),
+    const share = await ctx.weights.use(this.params.weights, async () =>
+      accuracy(await classify(this.model, set.images, set.height, set.width), set.labels),
     );
     ctx.record.scalar(this.params.tag, share, ctx.step);
     ctx.log(`step ${ctx.step}: test accuracy ${(100 * share).toFixed(2)}% (${this.params.weights} weights)`);

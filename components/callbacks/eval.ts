@@ -78,7 +78,7 @@ export class Eval implements Callback {
     if (height !== h || width !== w || channels !== c) {
       throw new XpError(`${this.path}: the run's images are ${height}×${width}×${channels}, the classifier takes ${h}×${w}×${c}`);
     }
-    this.evaluation = new Evaluation(loaded.classifier, this.params.n, h, w);
+    this.evaluation = await Evaluation.create(loaded.classifier, this.params.n, h, w);
   }
 
   async onStepEnd(ctx: TrainingContext): Promise<void> {
@@ -106,7 +106,7 @@ export class Eval implements Callback {
       const pixels = await ctx.weights.use(name, () =>
         sampleInBatches(this.model, this.sampler, this.imageShape, this.params.n, batch, new Rng(this.params.seed)),
       );
-      record(ctx, name === LIVE_WEIGHTS ? '' : `${name.toUpperCase()}_`, evaluation.measure(pixels));
+      record(ctx, name === LIVE_WEIGHTS ? '' : `${name.toUpperCase()}_`, await evaluation.measure(pixels));
     }
     record(ctx, 'Real_', evaluation.floor);
     record(ctx, 'Noise_', evaluation.ceiling);

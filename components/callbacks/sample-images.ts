@@ -67,7 +67,7 @@ export class SampleImages implements Callback {
     const samples = await ctx.weights.use(this.params.weights, () =>
       this.sampler.sample(this.model, n, this.imageShape, new Rng(this.params.seed)),
     );
-    const pixels = samplesToBytes(samples);
+    const pixels = await samplesToBytes(samples);
     const grid = imageGrid(pixels, n, h, w, { columns });
     ctx.record.image(this.params.tag, grid.pixels, grid.width, grid.height, ctx.step);
   }

@@ -24,24 +24,53 @@ const BATCH = 500;
  * `images`: n × h × w pixels 0..255 (one channel), mapped to [-1, 1] as the classifier was
  * trained (and as samplers produce them before they become bytes).
  */
+export async function classify(classifier: Classifier, images: Uint8Array, height: number, width: number): Promise<Classified> {
+  const out = emptyClassified(classifier, images, height, width);
+  for (const { start, features, probabilities } of batchOutputs(classifier, images, height, width, out.n)) {
+    try {
+      out.features.set(await features.data(), start * classifier.featureDim);
+      out.probabilities.set(await probabilities.data(), start * classifier.classes);
+    } finally {
+      tf.dispose([features, probabilities]);
+    }
+  }
+  return out;
+}
+
+/**
+ * `classify`, reading synchronously, which fails on the webgpu backend. Only for the classifier
+ * trainer (components/trainers/classifier.ts) until it awaits `classify`.
+ */
 export function classifyImages(classifier: Classifier, images: Uint8Array, height: number, width: number): Classified {
+  const out = emptyClassified(classifier, images, height, width);
+  for (const { start, features, probabilities } of batchOutputs(classifier, images, height, width, out.n)) {
+    out.features.set(features.dataSync(), start * classifier.featureDim);
+    out.probabilities.set(probabilities.dataSync(), start * classifier.classes);
+    tf.dispose([features, probabilities]);
+  }
+  return out;
+}
+
+function emptyClassified(classifier: Classifier, images: Uint8Array, height: number, width: number): Classified {
   const size = height * width;
   if (images.length % size !== 0) throw new XpError(`${images.length} pixels are not a whole number of ${height}×${width} images`);
   const n = images.length / size;
-  const features = new Float32Array(n * classifier.featureDim);
-  const probabilities = new Float32Array(n * classifier.classes);
+  const { featureDim, classes } = classifier;
+  return { n, features: new Float32Array(n * featureDim), featureDim, probabilities: new Float32Array(n * classes), classes };
+}
+
+/** The classifier's features and softmax probabilities, BATCH images at a time; the caller disposes each batch's. */
+function* batchOutputs(classifier: Classifier, images: Uint8Array, height: number, width: number, n: number) {
+  const size = height * width;
   for (let start = 0; start < n; start += BATCH) {
     const count = Math.min(BATCH, n - start);
-    const [f, p] = tf.tidy(() => {
+    const [features, probabilities] = tf.tidy(() => {
       const pixels = tf.tensor4d(images.subarray(start * size, (start + count) * size), [count, height, width, 1], 'float32');
       const { logits, features: batchFeatures } = classifier.forward(tf.sub(tf.div(pixels, 127.5), 1));
       return [batchFeatures, tf.softmax(logits)];
     });
-    features.set(f.dataSync(), start * classifier.featureDim);
-    probabilities.set(p.dataSync(), start * classifier.classes);
-    tf.dispose([f, p]);
+    yield { start, features, probabilities };
   }
-  return { n, features, featureDim: classifier.featureDim, probabilities, classes: classifier.classes };
 }
 
 /** The most probable class of each image. */

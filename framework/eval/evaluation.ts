@@ -8,7 +8,7 @@ import type { Classifier } from '../interfaces.js';
 import { loadMnist } from '../data/mnist.js';
 import { Rng } from '../rng.js';
 import { XpError } from '../errors.js';
-import { classifyImages } from './classify.js';
+import { classify } from './classify.js';
 import { featureStats, frechetDistance, type FeatureStats } from './fid.js';
 import { classMetrics, type ClassMetrics } from './metrics.js';
 
@@ -22,19 +22,12 @@ const SPLIT_SEED = 0;
 const NOISE_SEED = 1;
 
 export class Evaluation {
-  /** Test images the reference statistics summarize. */
-  readonly referenceImages: number;
-  readonly floor: SetMetrics;
-  readonly ceiling: SetMetrics;
-  private readonly reference: FeatureStats;
+  /** The held-out real images' metrics and uniform noise's, set once by `create`. */
+  floor!: SetMetrics;
+  ceiling!: SetMetrics;
 
   /** n: images per measured set; at most half the test set, so the reference keeps the larger part. */
-  constructor(
-    private readonly classifier: Classifier,
-    readonly n: number,
-    readonly height: number,
-    readonly width: number,
-  ) {
+  static async create(classifier: Classifier, n: number, height: number, width: number): Promise<Evaluation> {
     const test = loadMnist({ split: 'test' });
     if (test.height !== height || test.width !== width) {
       throw new XpError(`the classifier takes ${width}×${height} images but the MNIST test set holds ${test.width}×${test.height}`);
@@ -50,18 +43,28 @@ export class Evaluation {
       return out;
     };
     const rest = order.subarray(n);
-    const classified = classifyImages(classifier, gather(rest), height, width);
-    this.reference = featureStats(classified.features, classified.featureDim);
-    this.referenceImages = rest.length;
-    this.floor = this.measure(gather(order.subarray(0, n)));
-    this.ceiling = this.measure(uniformNoise(n * size, new Rng(NOISE_SEED)));
+    const classified = await classify(classifier, gather(rest), height, width);
+    const evaluation = new Evaluation(classifier, n, height, width, featureStats(classified.features, classified.featureDim), rest.length);
+    evaluation.floor = await evaluation.measure(gather(order.subarray(0, n)));
+    evaluation.ceiling = await evaluation.measure(uniformNoise(n * size, new Rng(NOISE_SEED)));
+    return evaluation;
   }
 
+  private constructor(
+    private readonly classifier: Classifier,
+    readonly n: number,
+    readonly height: number,
+    readonly width: number,
+    private readonly reference: FeatureStats,
+    /** Test images the reference statistics summarize. */
+    readonly referenceImages: number,
+  ) {}
+
   /** FID against the reference and the class metrics of exactly n images (n × height × width pixels). */
-  measure(pixels: Uint8Array): SetMetrics {
+  async measure(pixels: Uint8Array): Promise<SetMetrics> {
     const count = pixels.length / (this.height * this.width);
     if (count !== this.n) throw new XpError(`the evaluation is set up for ${this.n} images, got ${count}`);
-    const classified = classifyImages(this.classifier, pixels, this.height, this.width);
+    const classified = await classify(this.classifier, pixels, this.height, this.width);
     const fid = frechetDistance(featureStats(classified.features, classified.featureDim), this.reference);
     return { n: this.n, fid, ...classMetrics(classified) };
   }

@@ -30,6 +30,8 @@ export interface RunInfo {
   experiment: string;
   status: RunStatus;
   backend: string;
+  /** The WebGPU adapter the run (or its latest resumption) used, on the webgpu backend. */
+  adapter?: string;
   versions: { xp: string; tfjs: string; node: string };
   gitCommit?: string;
   seed: number;

@@ -17,11 +17,14 @@ interface AdamState {
 
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   override applyGradients(gradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
+    const state = this as unknown as AdamState;
     if (!hasFusedKernels() || Array.isArray(gradients)) {
+      // tfjs multiplies accBeta by beta on the device each step, while setWeights recomputes it
+      // with pow: set it from the step count, so a resumed run (on webgpu, say) matches exactly.
+      if (state.accBeta1) this.setBetaPowers(state, this.iterations + 1);
       super.applyGradients(gradients);
       return;
     }
-    const state = this as unknown as AdamState;
     // tfjs keeps accBeta = beta^(iterations + 1): the bias corrections of this step.
     const step = {
       learningRate: this.learningRate,
@@ -39,11 +42,16 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       [value, m, v].forEach((target, k) => target.assign(updated[k]));
       tf.dispose(updated);
     });
-    tf.tidy(() => {
-      state.accBeta1.assign(tf.scalar(this.beta1 ** (this.iterations + 2)));
-      state.accBeta2.assign(tf.scalar(this.beta2 ** (this.iterations + 2)));
-    });
+    this.setBetaPowers(state, this.iterations + 2);
     this.incrementIterations();
+  }
+
+  /** accBeta1/2 = beta^power, from the step count rather than a product kept on the device. */
+  private setBetaPowers(state: AdamState, power: number): void {
+    tf.tidy(() => {
+      state.accBeta1.assign(tf.scalar(this.beta1 ** power));
+      state.accBeta2.assign(tf.scalar(this.beta2 ** power));
+    });
   }
 }
 

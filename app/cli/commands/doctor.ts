@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { machineFacts, requestedBackend, selectBackend, BACKENDS } from '../../../framework/backend.js';
 import { SIMD_KERNELS_FILE, simdKernelsOf } from '../../../framework/kernels/simd/index.js';
+import { describeAdapter } from '../../../framework/webgpu.js';
 
-/** `xp doctor`: which backend xp would use here, and why the better ones were skipped. */
+/** `xp doctor`: which backend xp would use here, why the better ones were skipped, and the WebGPU adapter (or why there is none). */
 export async function doctor(opts: { backend?: string }): Promise<void> {
   const report = await selectBackend(requestedBackend(opts.backend));
   const facts = machineFacts();
@@ -11,6 +12,7 @@ export async function doctor(opts: { backend?: string }): Promise<void> {
   for (const s of report.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
   const worse = BACKENDS.slice(BACKENDS.indexOf(report.chosen) + 1);
   if (worse.length) lines.push(`  fallbacks:  ${worse.join(', ')}`);
+  if (report.adapter) lines.push(`adapter:      ${describeAdapter(report.adapter)}`);
   if (report.chosen === 'wasm') {
     lines.push(simdKernelsOf(tf.backend() as BackendWasm)
       ? `wasm SIMD:    ${SIMD_KERNELS_FILE}`

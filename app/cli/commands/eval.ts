@@ -50,7 +50,7 @@ export async function evaluate(target: string, opts: EvalOptions): Promise<void>
   try {
     const [h, w] = loaded.imageShape;
     if (height !== h || width !== w) throw new XpError(`${source}: its images are ${width}×${height}, the classifier takes ${w}×${h}`);
-    const evaluation = new Evaluation(loaded.classifier, n, h, w);
+    const evaluation = await Evaluation.create(loaded.classifier, n, h, w);
     const report: EvalReport = {
       source,
       ...(isRun ? { weights: opts.ema ? 'ema' : 'model' } : {}),
@@ -62,7 +62,7 @@ export async function evaluate(target: string, opts: EvalOptions): Promise<void>
         featureDim: loaded.classifier.featureDim,
       },
       reference: { images: evaluation.referenceImages, of: 'MNIST test set' },
-      samples: evaluation.measure(pixels),
+      samples: await evaluation.measure(pixels),
       floor: evaluation.floor,
       ceiling: evaluation.ceiling,
     };

@@ -8,6 +8,7 @@ import type { ResolvedExperiment } from '../../../framework/config/resolve.js';
 import { requestedBackend, selectBackend } from '../../../framework/backend.js';
 import type { Container } from 'inversify';
 import { buildTrainer } from '../../../framework/container/build.js';
+import { describeAdapter } from '../../../framework/webgpu.js';
 import { TOKENS } from '../../../framework/container/tokens.js';
 import type { CheckpointSink, FitResult, Trainable, Trainer } from '../../../framework/interfaces.js';
 import { assembleApp, resolveApp } from '../../experiment.js';
@@ -65,13 +66,15 @@ async function runUntilStopped(file: string | undefined, opts: RunOptions, stop:
   buildTrainer(container, config);
   if (stop.requested) return stoppedBeforeStart(stop);
   const folder = createFolder(config.value, backend.chosen, opts, lockOptions);
-  await train(folder, { config, backend: backend.chosen, container }, stop);
+  await train(folder, { config, backend: backend.chosen, adapter: adapterOf(backend), container }, stop);
 }
 
 /** What training needs, all of it checked before the run folder changes. */
 interface Prepared {
   config: ResolvedExperiment;
   backend: string;
+  /** The WebGPU adapter, where the backend has one. */
+  adapter?: string;
   container: Container;
   resumeFrom?: CheckpointData;
 }
@@ -99,7 +102,7 @@ async function resume(dir: string, opts: RunOptions, stop: StopSignal, lockOptio
     const resumeFrom = newest ? readCheckpoint(newest) : undefined;
     if (resumeFrom) checkShapes(resumeFrom.tensors, 'model', container.get<Trainable>(TOKENS.Model).variables(), newest!);
     else console.error(`${dir} has no checkpoint yet: starting it over`);
-    prepared = { config, backend: backend.chosen, container, resumeFrom };
+    prepared = { config, backend: backend.chosen, adapter: adapterOf(backend), container, resumeFrom };
   } catch (err) {
     folder.release();
     throw err;
@@ -115,7 +118,7 @@ async function resume(dir: string, opts: RunOptions, stop: StopSignal, lockOptio
  * Trains into a locked folder. Whatever happens, run.json ends true: completed, interrupted
  * (the process then exits 130 or 143), or failed with the first error's message.
  */
-async function train(folder: RunFolder, { config, backend, container, resumeFrom }: Prepared, stop: StopSignal): Promise<void> {
+async function train(folder: RunFolder, { config, backend, adapter, container, resumeFrom }: Prepared, stop: StopSignal): Promise<void> {
   const experiment = config.value;
   const startStep = Number(resumeFrom?.state.step ?? 0);
   let result: FitResult | undefined;
@@ -123,8 +126,8 @@ async function train(folder: RunFolder, { config, backend, container, resumeFrom
   let writer: SummaryWriter | undefined;
   let recorder: RunRecorder | undefined;
   try {
-    folder.update({ status: 'running', backend, endedAt: undefined, error: undefined });
-    console.error(`run folder: ${folder.dir}  (backend ${backend})`);
+    folder.update({ status: 'running', backend, adapter, endedAt: undefined, error: undefined });
+    console.error(`run folder: ${folder.dir}  (backend ${backend}${adapter ? `, adapter ${adapter}` : ''})`);
     // The steps after the checkpoint are recorded again; a run starting over records everything again.
     folder.trimRecordsAfter(resumeFrom ? startStep : -1);
     writer = new SummaryWriter(folder.dir, { mayWrite: () => folder.mayWrite() });
@@ -205,6 +208,11 @@ function stoppedBeforeStart(stop: StopSignal): void {
 function stopWriting(by: Parameters<NonNullable<LockOptions['onLost']>>[0]): never {
   console.error(`xp: another process${by ? ` (${describeHolder(by)})` : ''} took this run folder over; stopping without writing more`);
   process.exit(TAKEN_OVER_EXIT);
+}
+
+/** The adapter a WebGPU backend runs on, in words. */
+function adapterOf(backend: Awaited<ReturnType<typeof selectBackend>>): string | undefined {
+  return backend.adapter && describeAdapter(backend.adapter);
 }
 
 function createFolder(experiment: ConfigMap, backend: string, opts: RunOptions, lockOptions: LockOptions): RunFolder {

@@ -95,7 +95,7 @@ export async function sampleCheckpoint(target: string, opts: SamplingOptions): P
     loadWeights(model, checkpoint, opts.ema ? emaPath(config.value) : 'model');
     const sampler = container.get(TOKENS.Sampler) as Sampler;
     const shape = container.get(TOKENS.ImageShape) as Shape3;
-    return { bytes: sampleWithProgress(model, sampler, shape, opts), shape, checkpoint };
+    return { bytes: await sampleWithProgress(model, sampler, shape, opts), shape, checkpoint };
   } finally {
     model.dispose();
   }
@@ -126,10 +126,10 @@ function loadWeights(model: Denoiser, checkpoint: string, prefix: string): void 
 }
 
 /** Samples in batches, with a progress bar over all denoising steps. */
-function sampleWithProgress(model: Denoiser, sampler: Sampler, shape: Shape3, opts: SamplingOptions): Uint8Array {
+async function sampleWithProgress(model: Denoiser, sampler: Sampler, shape: Shape3, opts: SamplingOptions): Promise<Uint8Array> {
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(Math.ceil(opts.n / opts.batch) * sampler.evaluations, 0);
-  const bytes = sampleInBatches(model, sampler, shape, opts.n, opts.batch, new Rng(opts.seed), () => bar?.increment());
+  const bytes = await sampleInBatches(model, sampler, shape, opts.n, opts.batch, new Rng(opts.seed), () => bar?.increment());
   bar?.stop();
   return bytes;
 }
