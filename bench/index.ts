@@ -15,9 +15,10 @@ import { XpError } from '../framework/errors.js';
 import type { Benchmark } from './harness.js';
 import { kernels } from './kernels.js';
 import { models } from './models.js';
+import { nativeKernels } from './native-kernels.js';
 import { vsPytorch } from './vs-pytorch.js';
 
-const BENCHMARKS: Benchmark[] = [kernels, models];
+const BENCHMARKS: Benchmark[] = [kernels, nativeKernels, models];
 const DEFAULT_BACKEND = 'wasm';
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json');
 

@@ -138,7 +138,17 @@ export function unregisterNativeKernels(): void {
   displaced.clear();
 }
 
-function addon(): OneDnnAddon {
+/** How many calls each native kernel has computed itself (not handed to the kernel it displaced). */
+const taken = new Map<string, number>();
+
+/** Calls the native kernels computed, by kernel name: what tests and benchmarks check to know the addon ran. */
+export function nativeCallCounts(): ReadonlyMap<string, number> {
+  return taken;
+}
+
+/** The addon, counting a call of `kernelName`. */
+function addonFor(kernelName: string): OneDnnAddon {
+  taken.set(kernelName, (taken.get(kernelName) ?? 0) + 1);
   return (loadAddon() as { addon: OneDnnAddon }).addon;
 }
 
@@ -179,7 +189,7 @@ function conv2d(args: KernelArgs): tf.TensorInfo {
   if (!shape) return fallBack(tf.Conv2D, args);
   const backend = args.backend as BackendWasm;
   const y = backend.makeOutput(info.outShape, 'float32');
-  addon().conv2d(heapOf(backend), heapOffset(backend, x), heapOffset(backend, filter), heapOffset(backend, y), ...shape);
+  addonFor(tf.Conv2D).conv2d(heapOf(backend), heapOffset(backend, x), heapOffset(backend, filter), heapOffset(backend, y), ...shape);
   return y;
 }
 
@@ -191,7 +201,7 @@ function conv2dBackpropInput(args: KernelArgs): tf.TensorInfo {
   if (!shape || !tf.util.arraysEqual(dy.shape, info.outShape)) return fallBack(tf.Conv2DBackpropInput, args);
   const backend = args.backend as BackendWasm;
   const dx = backend.makeOutput(info.inShape, 'float32');
-  addon().conv2dBackpropInput(heapOf(backend), heapOffset(backend, dy), heapOffset(backend, filter), heapOffset(backend, dx), ...shape);
+  addonFor(tf.Conv2DBackpropInput).conv2dBackpropInput(heapOf(backend), heapOffset(backend, dy), heapOffset(backend, filter), heapOffset(backend, dx), ...shape);
   return dx;
 }
 
@@ -203,7 +213,7 @@ function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   if (!shape || !tf.util.arraysEqual(dy.shape, info.outShape)) return fallBack(tf.Conv2DBackpropFilter, args);
   const backend = args.backend as BackendWasm;
   const dW = backend.makeOutput(a.filterShape, 'float32');
-  addon().conv2dBackpropFilter(heapOf(backend), heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dW), ...shape);
+  addonFor(tf.Conv2DBackpropFilter).conv2dBackpropFilter(heapOf(backend), heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dW), ...shape);
   return dW;
 }
 
@@ -226,7 +236,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
   const backend = args.backend as BackendWasm;
   const c = backend.makeOutput([...outer, m, n], 'float32');
-  addon().batchMatMul(heapOf(backend), heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, c), batchA, batchB, m, k, n, transposeA, transposeB);
+  addonFor(tf.BatchMatMul).batchMatMul(heapOf(backend), heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, c), batchA, batchB, m, k, n, transposeA, transposeB);
   return c;
 }
 
