@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { XpError } from '../framework/errors.js';
-import { nativeKernelStatus, registerNativeKernels, setNativeThreads, unregisterNativeKernels, NATIVE_INSTALL } from '../framework/kernels/native/onednn-kernels.js';
+import { nativeKernelsUnavailable, registerNativeKernels, setNativeThreads, unregisterNativeKernels, NATIVE_INSTALL } from '../framework/kernels/native/onednn-kernels.js';
 import { fastestOfRounds, gflops, table, type Benchmark } from './harness.js';
 import { traceTrainingPass, TRACED_KERNELS, type KernelCall } from './kernel-shapes.js';
 
@@ -21,7 +21,7 @@ const MODELS = [
   { experiment: 'experiments/mnist-ema.yaml', batch: 4 },
 ];
 const THREADS = [1, 2];
-const ROUNDS = { warmup: 1, reps: 3 };
+const ROUNDS = { warmup: 1, reps: 5 };
 /** Calls listed one by one: those holding at least this share of their pass's FLOPs. */
 const LISTED_SHARE = 0.02;
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch_kernels.py');
@@ -41,10 +41,12 @@ export interface KernelRates {
   data: { models: ModelKernels[]; columns: string[]; rounds: typeof ROUNDS; pytorch?: { torch: string; blas: string[] } };
 }
 
-/** Times every traced call of both models on each side; PyTorch's too where `python` is given. */
+/**
+ * Times every traced call of both models on xp's wasm kernels and, where built, the native
+ * ones; PyTorch's too where `python` is given.
+ */
 export async function measureKernelRates(python?: string): Promise<KernelRates> {
   if (tf.getBackend() !== 'wasm') throw new XpError(`the native kernels run under the wasm backend, not '${tf.getBackend()}'`);
-  if (!nativeKernelStatus().active) throw new XpError(`the native kernels are not in use: ${nativeKernelStatus().detail}`);
   const models: ModelKernels[] = [];
   let pytorch: { torch: string; blas: string[] } | undefined;
   for (const { experiment, batch } of MODELS) {
@@ -69,8 +71,8 @@ export const nativeKernels: Benchmark = {
   name: 'native',
   description: 'convolutions and matrix products of one training pass of each UNet: xp wasm vs native (oneDNN) kernels',
   async requirements() {
-    const status = nativeKernelStatus();
-    if (!status.active && !status.detail.startsWith('built')) throw new XpError(`native kernels: ${status.detail}`);
+    const unavailable = nativeKernelsUnavailable();
+    if (unavailable) throw new XpError(`native kernels: ${unavailable}`);
   },
   async run() {
     const { report, data } = await measureKernelRates();
@@ -90,8 +92,8 @@ async function timeOnXp(calls: KernelCall[]): Promise<Timings> {
   try {
     unregisterNativeKernels();
     await column('xp wasm');
-    registerNativeKernels();
-    for (const threads of THREADS) {
+    const native = registerNativeKernels();
+    for (const threads of native ? THREADS : []) {
       setNativeThreads(threads);
       await column(`native ${threads}T`);
     }
@@ -137,23 +139,31 @@ function reportModel(m: ModelKernels, columns: string[]): string {
     return Number(gflops(flop, ms).toFixed(1));
   };
   const all = m.calls.map((_, i) => i);
+  // Each side at its faster thread count, as bench/vs-pytorch.ts compares models.
+  const native = columns.filter((c) => c.startsWith('native'));
+  const pytorch = columns.filter((c) => c.startsWith('PyTorch'));
+  const ratio = native.length && pytorch.length
+    ? (indices: number[]) => [Number((Math.max(...native.map((c) => rate(indices, c))) / Math.max(...pytorch.map((c) => rate(indices, c)))).toFixed(2))]
+    : () => [];
+  const ratioHeader = ratio([0]).length ? ['native / PyTorch'] : [];
   const families = TRACED_KERNELS.map((kernel) => {
     const indices = all.filter((i) => m.calls[i].kernel === kernel);
     const share = indices.reduce((sum, i) => sum + m.calls[i].flop * m.calls[i].count, 0) / passFlop;
-    return [kernel, indices.length, `${(share * 100).toFixed(1)}%`, ...columns.map((c) => rate(indices, c))];
+    return [kernel, indices.length, `${(share * 100).toFixed(1)}%`, ...columns.map((c) => rate(indices, c)), ...ratio(indices)];
   });
   const passMs = columns.map((c) => all.reduce((sum, i) => sum + m.ms[c][i] * m.calls[i].count, 0));
   const listed = all
     .filter((i) => m.calls[i].flop * m.calls[i].count >= LISTED_SHARE * passFlop)
     .sort((i, j) => m.calls[j].flop * m.calls[j].count - m.calls[i].flop * m.calls[i].count)
-    .map((i) => [m.calls[i].kernel, shapeText(m.calls[i]), m.calls[i].count, ...columns.map((c) => rate([i], c))]);
+    .map((i) => [m.calls[i].kernel, shapeText(m.calls[i]), m.calls[i].count, ...columns.map((c) => rate([i], c)), ...ratio([i])]);
   return [
     `${m.experiment}, one training pass of batch ${m.batch}: ${(passFlop / 1e9).toFixed(2)} GFLOP in these kernels; their time: `
       + columns.map((c, k) => `${c} ${passMs[k].toFixed(0)} ms`).join(', '),
     '',
-    table(['kernel family', 'shapes', 'FLOP share', ...columns.map((c) => `${c} GFLOP/s`)], [...families, ['all', all.length, '100%', ...columns.map((c) => rate(all, c))]]),
+    table(['kernel family', 'shapes', 'FLOP share', ...columns.map((c) => `${c} GFLOP/s`), ...ratioHeader],
+      [...families, ['all', all.length, '100%', ...columns.map((c) => rate(all, c)), ...ratio(all)]]),
     '',
     `Each call holding >= ${LISTED_SHARE * 100}% of the pass (GFLOP/s):`,
-    table(['kernel', 'shapes', 'calls', ...columns], listed),
+    table(['kernel', 'shapes', 'calls', ...columns, ...ratioHeader], listed),
   ].join('\n');
 }

@@ -97,10 +97,14 @@ export function nativeKernelStatus(): NativeKernelStatus {
     const { addon } = loadAddon() as { addon: OneDnnAddon };
     return { active: true, detail: `${addon.version()}, ${addon.threads()} thread(s) (${addonFile()})` };
   }
-  if (nativeDisabled()) return { active: false, detail: 'XP_NATIVE=off' };
+  return { active: false, detail: nativeKernelsUnavailable() ?? 'built but not registered (the backend is not wasm)' };
+}
+
+/** Why the native kernels cannot be registered here (switched off, or the addon does not load), or undefined if they can. */
+export function nativeKernelsUnavailable(): string | undefined {
+  if (nativeDisabled()) return 'XP_NATIVE=off';
   const state = loadAddon();
-  if ('reason' in state) return { active: false, detail: `${state.reason}; to get them: ${NATIVE_INSTALL}` };
-  return { active: false, detail: 'built but not registered (the backend is not wasm)' };
+  return 'reason' in state ? `${state.reason}; to get them: ${NATIVE_INSTALL}` : undefined;
 }
 
 function nativeDisabled(): boolean {
@@ -115,7 +119,7 @@ const displaced = new Map<string, tf.KernelConfig>();
  * where the addon loads and XP_NATIVE is not off; returns whether they are in place.
  */
 export function registerNativeKernels(): boolean {
-  if (nativeDisabled() || !('addon' in loadAddon())) return false;
+  if (nativeKernelsUnavailable()) return false;
   for (const config of NATIVE_KERNEL_CONFIGS) {
     const current = tf.getKernel(config.kernelName, BACKEND);
     if (current?.kernelFunc === config.kernelFunc) continue;
