@@ -66,9 +66,10 @@ struct ConvShape {
   memory::dims padBefore() const { return {padTop, padLeft}; }
   memory::dims padAfter() const { return {padBottom, padRight}; }
 
+  // oneDNN fixes a primitive's thread count when it creates it, so the key holds it too.
   std::string key(const char *kind) const {
     std::ostringstream s;
-    s << kind;
+    s << kind << ",threads " << omp_get_max_threads();
     for (int64_t v : {n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight}) s << ',' << v;
     return s.str();
   }
@@ -293,7 +294,7 @@ struct MatMulShape {
 
   std::string key() const {
     std::ostringstream s;
-    s << "matmul," << batchA << ',' << batchB << ',' << m << ',' << k << ',' << n << ',' << transposeA << ',' << transposeB;
+    s << "matmul,threads " << omp_get_max_threads() << ',' << batchA << ',' << batchB << ',' << m << ',' << k << ',' << n << ',' << transposeA << ',' << transposeB;
     return s.str();
   }
 };
