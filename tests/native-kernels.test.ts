@@ -229,6 +229,9 @@ test('xp doctor names the native kernels where built, and the wasm ones with the
 
   const off = xp(['doctor'], undefined, { XP_NATIVE: 'off' });
   assert.match(off.stdout, /^convolutions: wasm: .*XP_NATIVE=off$/m);
+
+  const badThreads = xp(['doctor'], undefined, { XP_NATIVE_THREADS: 'two' });
+  assert.match(badThreads.stdout, /^convolutions: wasm: .*XP_NATIVE_THREADS must be a whole number from 1 to 1024, not 'two'/m);
 });
 
 test('without the addon a short training run completes, on the wasm kernels', () => {

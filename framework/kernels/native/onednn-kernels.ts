@@ -40,7 +40,6 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 export const NATIVE_ADDON_FILE = path.join(packageRoot, 'framework', 'kernels', 'native', 'build', 'xp-onednn.node');
 /** The one line that gets the native kernels where they are missing. */
 export const NATIVE_INSTALL = 'apt-get install g++ libdnnl-dev && npm run build:native';
-export const NATIVE_KERNELS = [tf.Conv2D, tf.Conv2DBackpropInput, tf.Conv2DBackpropFilter, tf.BatchMatMul] as const;
 const BACKEND = 'wasm';
 
 /** Where the addon is loaded from: XP_NATIVE_ADDON (a test points it at nothing), else the build's output. */
@@ -55,27 +54,34 @@ function loadAddon(): { addon: OneDnnAddon } | { reason: string } {
   // OpenMP reads its wait policy once, when the addon brings it in. Its default spins between
   // parallel regions, which stalls on a machine whose cores are shared (docs/performance.md).
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  const threads = defaultThreads();
+  if (typeof threads === 'string') return (loaded = { reason: threads });
   const file = addonFile();
   try {
     const addon = createRequire(import.meta.url)(file) as OneDnnAddon;
-    addon.setThreads(defaultThreads());
+    addon.setThreads(threads);
     loaded = { addon };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'MODULE_NOT_FOUND' ? `${file} is not built` : `${file} failed to load: ${String(e.message).split('\n')[0]}`;
-    loaded = { reason: why };
+    loaded = { reason: `${why}; to get them: ${NATIVE_INSTALL}` };
   }
   return loaded;
 }
 
+const MAX_THREADS = 1024;
+
 /**
  * oneDNN's threads for this thread's kernels: XP_NATIVE_THREADS, else one in a worker thread
- * (data-parallel training gives each worker a core of its own), else every core.
+ * (data-parallel training gives each worker a core of its own), else every core; or what is
+ * wrong with XP_NATIVE_THREADS.
  */
-function defaultThreads(): number {
-  const set = Number(process.env.XP_NATIVE_THREADS);
-  if (Number.isInteger(set) && set >= 1) return set;
-  return isMainThread ? os.availableParallelism() : 1;
+function defaultThreads(): number | string {
+  const setting = process.env.XP_NATIVE_THREADS;
+  if (setting === undefined || setting === '') return isMainThread ? os.availableParallelism() : 1;
+  const threads = Number(setting);
+  if (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS) return threads;
+  return `XP_NATIVE_THREADS must be a whole number from 1 to ${MAX_THREADS}, not '${setting}'`;
 }
 
 /** Sets how many threads oneDNN uses for the calling thread's kernels (no-op where the addon is absent). */
@@ -104,7 +110,7 @@ export function nativeKernelStatus(): NativeKernelStatus {
 export function nativeKernelsUnavailable(): string | undefined {
   if (nativeDisabled()) return 'XP_NATIVE=off';
   const state = loadAddon();
-  return 'reason' in state ? `${state.reason}; to get them: ${NATIVE_INSTALL}` : undefined;
+  return 'reason' in state ? state.reason : undefined;
 }
 
 function nativeDisabled(): boolean {
