@@ -183,8 +183,9 @@ test('the native kernels leak no tensors and no wasm memory over training steps'
 });
 
 test('one thread and two give the same results, each of them run to run', () => {
-  const x = tf.randomNormal([4, 14, 14, 16]);
-  const w = tf.randomNormal([3, 3, 16, 16]);
+  // Big enough (115 MFLOP) that the addon splits it over two threads when allowed.
+  const x = tf.randomNormal([8, 28, 28, 32]);
+  const w = tf.randomNormal([3, 3, 32, 32]);
   const dW = () => tf.tidy(() => Array.from(tf.grad((filter: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same').square().sum())(w).dataSync()));
   try {
     for (const threads of [1, 2]) {

@@ -57,6 +57,8 @@ struct ConvShape {
 
   memory::desc activations(int64_t h, int64_t w, int64_t c) const { return memory::desc({n, c, h, w}, dt::f32, tag::nhwc); }
   memory::desc src() const { return activations(ih, iw, ic); }
+  // Forward, dx and dW each cost this (multiply-adds x 2).
+  double flop() const { return 2.0 * n * oh * ow * oc * ic * kh * kw; }
   memory::desc dst() const { return activations(oh, ow, oc); }
   memory::desc weightsHwio() const { return memory::desc({oc, ic, kh, kw}, dt::f32, tag::hwio); }
   memory::desc weightsAny() const { return memory::desc({oc, ic, kh, kw}, dt::f32, tag::any); }
@@ -121,6 +123,23 @@ struct ConvPlan {
                                       : dnnl::reorder(dnnl::reorder::primitive_desc(cpuEngine(), hwio, cpuEngine(), chosen));
   }
 };
+
+// The threads setThreads allows this OS thread's kernels (OpenMP's setting at first).
+thread_local int allowedThreads = 0;
+
+// Work below this many FLOPs a thread is not split further: waking a sleeping OpenMP thread
+// (OMP_WAIT_POLICY=PASSIVE) and joining it cost tens of microseconds, and on a shared machine
+// a split kernel waits for its slowest thread, so a quick-start conv at batch 8 ran slower on
+// two threads than on one. 20 MFLOP is about 0.2 ms of one core's oneDNN.
+constexpr double kMinFlopPerThread = 20e6;
+
+// Sets OpenMP's threads for a kernel of `flop` FLOPs: as many as allowed, but no more than its
+// work fills.
+void useThreadsFor(double flop) {
+  if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
+  int wanted = static_cast<int>(flop / kMinFlopPerThread);
+  omp_set_num_threads(wanted < 1 ? 1 : (wanted > allowedThreads ? allowedThreads : wanted));
+}
 
 // Plans by shape, per thread (a plan's weights buffer is scratch that two threads must not
 // share). Bounded: a process that sees ever new shapes (tests) starts over.
@@ -238,6 +257,7 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
     memory x(s.src(), cpuEngine(), heap.at(a.integer(1), s.n * s.ih * s.iw * s.ic, "x"));
     memory w(s.weightsHwio(), cpuEngine(), heap.at(a.integer(2), s.kh * s.kw * s.ic * s.oc, "filter"));
     memory y(s.dst(), cpuEngine(), heap.at(a.integer(3), s.n * s.oh * s.ow * s.oc, "y"));
+    useThreadsFor(s.flop());
     ConvPlan &plan = planFor(s.key("fwd"), makeForward, s);
     memory weights = weightsArg(plan, w, true);
     plan.conv.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
@@ -255,6 +275,7 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
     memory dy(s.dst(), cpuEngine(), heap.at(a.integer(1), s.n * s.oh * s.ow * s.oc, "dy"));
     memory w(s.weightsHwio(), cpuEngine(), heap.at(a.integer(2), s.kh * s.kw * s.ic * s.oc, "filter"));
     memory dx(s.src(), cpuEngine(), heap.at(a.integer(3), s.n * s.ih * s.iw * s.ic, "dx"));
+    useThreadsFor(s.flop());
     ConvPlan &plan = planFor(s.key("bwd_data"), makeBackwardData, s);
     memory weights = weightsArg(plan, w, true);
     plan.conv.execute(threadStream(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
@@ -272,6 +293,7 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
     memory x(s.src(), cpuEngine(), heap.at(a.integer(1), s.n * s.ih * s.iw * s.ic, "x"));
     memory dy(s.dst(), cpuEngine(), heap.at(a.integer(2), s.n * s.oh * s.ow * s.oc, "dy"));
     memory dw(s.weightsHwio(), cpuEngine(), heap.at(a.integer(3), s.kh * s.kw * s.ic * s.oc, "dW"));
+    useThreadsFor(s.flop());
     ConvPlan &plan = planFor(s.key("bwd_weights"), makeBackwardWeights, s);
     memory weights = weightsArg(plan, dw, false);
     plan.conv.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, weights}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
@@ -325,6 +347,7 @@ napi_value BatchMatMul(napi_env env, napi_callback_info info) {
     memory ma(s.a(), cpuEngine(), heap.at(a.integer(1), s.batchA * s.m * s.k, "a"));
     memory mb(s.b(), cpuEngine(), heap.at(a.integer(2), s.batchB * s.k * s.n, "b"));
     memory mc(s.c(), cpuEngine(), heap.at(a.integer(3), s.batch() * s.m * s.n, "c"));
+    useThreadsFor(2.0 * s.batch() * s.m * s.k * s.n);
     MatMulPlan &plan = matmulFor(s);
     plan.product.execute(threadStream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
     threadStream().wait();
@@ -332,20 +355,21 @@ napi_value BatchMatMul(napi_env env, napi_callback_info info) {
   });
 }
 
-// setThreads(n): oneDNN's OpenMP threads for the calling thread's kernels from now on.
+// setThreads(n): the most OpenMP threads the calling thread's kernels may use from now on.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, 1);
     int64_t n = a.integer(0);
     if (n < 1 || n > 1024) throw std::invalid_argument("threads must be between 1 and 1024");
-    omp_set_num_threads(static_cast<int>(n));
+    allowedThreads = static_cast<int>(n);
     return undefinedOf(env);
   });
 }
 
 napi_value Threads(napi_env env, napi_callback_info) {
+  if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
   napi_value v;
-  napi_create_int32(env, omp_get_max_threads(), &v);
+  napi_create_int32(env, allowedThreads, &v);
   return v;
 }
 
