@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --backend <name>] [benchmark...] [--vs-pytorch] [--fp32-peak TFLOPS]`: runs
- * the named benchmarks (all of them by default; on webgpu those not marked CPU-only) on one
+ * the named benchmarks (kernels, models, board and config by default, on webgpu those not marked CPU-only; native and threads, which need the native kernels, when named) on one
  * backend, wasm unless --backend or XP_BACKEND says otherwise,
  * prints each report and keeps its numbers in bench/results.json, which holds the latest run of
  * every benchmark. --vs-pytorch adds the comparison with PyTorch (alone if no benchmark is
@@ -20,18 +20,22 @@ import { board } from './board.js';
 import { config } from './config.js';
 import { kernels } from './kernels.js';
 import { models } from './models.js';
+import { nativeKernels } from './native-kernels.js';
+import { threads } from './threads.js';
 import { vsPytorch } from './vs-pytorch.js';
 import { gpuOf } from './gpu.js';
 
 const BENCHMARKS: Benchmark[] = [kernels, models, board, config];
+/** Run only when named: they need the native kernels built. */
+const ON_REQUEST: Benchmark[] = [nativeKernels, threads];
 const DEFAULT_BACKEND = 'wasm';
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results.json');
 
 function chooseBenchmarks(names: string[], withPytorch: boolean): Benchmark[] {
   if (names.length === 0) return withPytorch ? [vsPytorch] : BENCHMARKS;
   const named = names.map((name) => {
-    const found = BENCHMARKS.find((b) => b.name === name);
-    if (!found) throw new XpError(`unknown benchmark '${name}'; expected one of ${BENCHMARKS.map((b) => b.name).join(', ')} (or --vs-pytorch)`);
+    const found = [...BENCHMARKS, ...ON_REQUEST].find((b) => b.name === name);
+    if (!found) throw new XpError(`unknown benchmark '${name}'; expected one of ${[...BENCHMARKS, ...ON_REQUEST].map((b) => b.name).join(', ')} (or --vs-pytorch)`);
     return found;
   });
   return withPytorch ? [...named, vsPytorch] : named;

@@ -80,7 +80,7 @@ interface Row {
 }
 
 /** The experiment's components, with the DDIM-50 sampler in place of its own. */
-async function build(experiment: string) {
+export async function build(experiment: string) {
   const config = await resolveExperiment(experiment, {
     registry: registerBuiltins(),
     overrides: ['sampler={type: ddim, steps: 50}', 'objective.timesteps=per-example'],

@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { XpError } from '../framework/errors.js';
 import { table, type Benchmark } from './harness.js';
 import { CASES, measureTrainingOf, type ModelCase, type Training } from './models.js';
+import { measureKernelRates } from './native-kernels.js';
+import { nativeKernelStatus, setNativeThreads } from '../framework/kernels/native/onednn-kernels.js';
 
 /** Debian's python3-torch installs for the system Python, not for a pyenv or venv one on PATH. */
 const PYTHON = process.env.XP_BENCH_PYTHON ?? '/usr/bin/python3';
@@ -19,17 +21,29 @@ const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch_
 /** OpenBLAS too: without it Debian's torch runs matrix products on the reference BLAS, several times slower. */
 const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
 /**
- * One thread and two, the whole machine (as the issue's anchor was measured), on both sides:
- * xp's second thread is a worker with half of each batch (`trainer.threads`), PyTorch's an
- * OpenMP thread inside each op.
+ * One core and two, the whole machine (as the issue's anchor was measured), on both sides:
+ * PyTorch's second thread is an OpenMP thread inside each op, and so is xp's where the native
+ * kernels run (oneDNN's threads; xp itself stays on one thread), else a worker thread with half
+ * of each batch (`trainer.threads`).
  */
 const THREADS = [1, 2];
 /** PyTorch steps are cheap beside xp's, so a few more of them. */
 const PYTORCH_STEPS = { warmup: 1, steps: 3 };
-/** Each experiment's model in bench/pytorch_unet.py and the issue's target for xp / PyTorch. */
+/**
+ * xp's threads for training on `cores` cores, as docs/performance.md measured best: with the
+ * native kernels one thread whose oneDNN kernels use the cores (worker threads are slower
+ * there), on wasm alone a worker thread per core.
+ */
+function xpThreadsOn(cores: number): number {
+  if (!nativeKernelStatus().active) return cores;
+  setNativeThreads(cores);
+  return 1;
+}
+
+/** Each experiment's model in bench/pytorch_unet.py and issue 15's target for xp / PyTorch. */
 const COUNTERPARTS: Record<string, { model: string; target: number }> = {
-  'experiments/quickstart.yaml': { model: 'quickstart', target: 1 },
-  'experiments/mnist-standard.yaml': { model: 'paper', target: 0.5 },
+  'experiments/quickstart.yaml': { model: 'quickstart', target: 1.5 },
+  'experiments/mnist-standard.yaml': { model: 'paper', target: 0.8 },
 };
 
 /** What bench/pytorch_unet.py prints. */
@@ -73,16 +87,24 @@ export const vsPytorch: Benchmark = {
       rows.push(...caseRows);
       runs.push(...caseRuns);
     }
+    const kernels = await measureKernelRates(PYTHON);
     const { torch, blas } = runs[0];
     // The ratio depends on the CPU's vector units: PyTorch's oneDNN uses AVX2 or AVX-512, wasm 128-bit SIMD.
     const cpu = os.cpus()[0]?.model ?? 'unknown';
     const notes = [
       `CPU: ${cpu}, ${os.cpus().length} cores.`,
-      `xp: ${context.backend} backend; median of timed steps after one warm-up, as \`npm run bench -- models\`; two threads: a worker thread takes half of each batch.`,
+      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail}); 2T: oneDNN on two threads` : 'wasm kernels; 2T: a worker thread takes half of each batch'}; median of timed steps after one warm-up, as \`npm run bench -- models\`.`,
       `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of ${PYTORCH_STEPS.steps} steps after ${PYTORCH_STEPS.warmup} warm-up.`,
       'xp / PyTorch divides the faster xp column by the faster PyTorch column. Parameter counts checked equal on both sides.',
     ];
-    return { report: [report(rows), '', ...notes].join('\n'), data: { cpu, rows, pytorch: runs } };
+    const kernelNotes = [
+      `Per kernel: GFLOP/s on the calls one training pass makes (bench/kernel-shapes.ts traces them), fastest of ${kernels.data.rounds.reps} rounds;`,
+      'PyTorch runs the same calls NCHW through aten.convolution(_backward) (oneDNN) and torch.matmul (system BLAS).',
+    ];
+    return {
+      report: [report(rows), '', ...notes, '', kernels.report, '', ...kernelNotes].join('\n'),
+      data: { cpu, rows, pytorch: runs, kernels: kernels.data },
+    };
   },
 };
 
@@ -90,7 +112,8 @@ export const vsPytorch: Benchmark = {
 async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[] }> {
   const { model, target } = COUNTERPARTS[c.experiment];
   const xp: Training[] = [];
-  for (const threads of THREADS) xp.push(await measureTrainingOf(c, threads));
+  for (const cores of THREADS) xp.push(await measureTrainingOf(c, xpThreadsOn(cores)));
+  setNativeThreads(THREADS.at(-1)!);
   const runs: PytorchRun[] = [];
   for (const threads of THREADS) runs.push(await runPytorch(model, c.trainBatches, threads));
   if (runs[0].parameters !== xp[0].parameters) {
@@ -110,7 +133,9 @@ function runPytorch(model: string, batches: number[], threads: number): Promise<
   const args = [SCRIPT, '--model', model, '--batch', ...batches.map(String), '--threads', String(threads),
     '--warmup', String(PYTORCH_STEPS.warmup), '--steps', String(PYTORCH_STEPS.steps)];
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    // OpenMP's default spin-waiting stalls PyTorch's second thread on a shared machine (docs/performance.md).
+    const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+    const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.on('error', reject);

@@ -67,8 +67,12 @@ const LOADERS: Record<BackendName, BackendLoader> = {
     tfName: 'wasm',
     load: async () => {
       await import('@tensorflow/tfjs-backend-wasm');
+      // Native kernels come off first: xp's wasm kernels keep what they displace as their own fallback.
+      const native = await import('./kernels/native/onednn-kernels.js');
+      native.unregisterNativeKernels();
       const { registerWasmTrainingKernels } = await import('./kernels/wasm-kernels.js');
       registerWasmTrainingKernels();
+      native.registerNativeKernels();
     },
     installHint: 'npm install @tensorflow/tfjs-backend-wasm@4.22.0',
   },

@@ -29,6 +29,7 @@ import type { BatchSource } from '../data/batches.js';
 import type { CheckpointData } from '../run/checkpoint.js';
 import { Rng, type RngState } from '../rng.js';
 import { XpError } from '../errors.js';
+import { nativeKernelStatus, setNativeThreads } from '../kernels/native/onednn-kernels.js';
 import { Hooks } from './hooks.js';
 import { Progress } from './progress.js';
 import { ModelWeightSets } from './weight-sets.js';
@@ -197,11 +198,19 @@ export class Runner implements Trainer {
     return loss;
   }
 
-  /** Worker threads as asked; 'auto': one per core on the single-threaded wasm and cpu backends. */
+  /**
+   * Worker threads as asked. 'auto': one per core on the single-threaded wasm and cpu backends,
+   * except where the native kernels run under wasm: oneDNN then uses every core within each
+   * call, which measured faster than worker threads in all six comparisons (docs/performance.md).
+   * Asked-for threads on native kernels share the cores between them.
+   */
   private async gradientComputer(examples: number): Promise<GradientComputer> {
     const setting = this.params.threads;
-    const singleThreaded = ['wasm', 'cpu'].includes(tf.getBackend());
-    const threads = Math.min(setting === 'auto' ? (singleThreaded ? os.cpus().length : 1) : setting, this.dataset.size);
+    const cores = os.availableParallelism();
+    const native = nativeKernelStatus().active;
+    const singleThreaded = ['wasm', 'cpu'].includes(tf.getBackend()) && !native;
+    const threads = Math.min(setting === 'auto' ? (singleThreaded ? cores : 1) : setting, this.dataset.size);
+    if (native) setNativeThreads(Math.max(1, Math.floor(cores / threads)));
     const setup = { modules: this.registry.modules, experiment: this.experiment, examplesPerPass: examples };
     return startGradients(this.model, this.objective, setup, threads);
   }

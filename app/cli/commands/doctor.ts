@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { machineFacts, requestedBackend, selectBackend, BACKENDS } from '../../../framework/backend.js';
+import { nativeKernelStatus } from '../../../framework/kernels/native/onednn-kernels.js';
 import { SIMD_KERNELS_FILE, simdKernelsOf } from '../../../framework/kernels/simd/index.js';
 import { describeAdapter } from '../../../framework/webgpu.js';
 
-/** `xp doctor`: which backend xp would use here, why the better ones were skipped, and the WebGPU adapter (or why there is none). */
+/** `xp doctor`: which backend xp would use here, what runs each kernel family, why the better ones were skipped, and the WebGPU adapter (or why there is none). */
 export async function doctor(opts: { backend?: string }): Promise<void> {
   const report = await selectBackend(requestedBackend(opts.backend));
   const facts = machineFacts();
@@ -13,11 +14,7 @@ export async function doctor(opts: { backend?: string }): Promise<void> {
   const worse = BACKENDS.slice(BACKENDS.indexOf(report.chosen) + 1);
   if (worse.length) lines.push(`  fallbacks:  ${worse.join(', ')}`);
   if (report.adapter) lines.push(`adapter:      ${describeAdapter(report.adapter)}`);
-  if (report.chosen === 'wasm') {
-    lines.push(simdKernelsOf(tf.backend() as BackendWasm)
-      ? `wasm SIMD:    ${SIMD_KERNELS_FILE}`
-      : `wasm SIMD:    not built (npm run build:simd); GELU, normalization, Adam and EMA run as slower JavaScript loops`);
-  }
+  if (report.chosen === 'wasm') lines.push(...wasmKernelLines());
   lines.push(
     `tfjs:         ${facts.tfjsVersion}`,
     `node:         ${facts.node}`,
@@ -26,4 +23,22 @@ export async function doctor(opts: { backend?: string }): Promise<void> {
     `gpu visible:  ${facts.gpuVisible ? 'yes' : 'no'}`,
   );
   console.log(lines.join('\n'));
+}
+
+/** What runs each kernel family on the wasm backend, and why. */
+function wasmKernelLines(): string[] {
+  const native = nativeKernelStatus();
+  const convolutions = native.active
+    ? `native: ${native.detail}`
+    : `wasm: XNNPACK forward; dx and dW as XNNPACK forward convolutions (xp's wasm kernels). Native kernels not used: ${native.detail}`;
+  const products = native.active ? `native: ${native.detail}` : 'wasm: XNNPACK, small batched products in xp\'s SIMD loop';
+  const simd = simdKernelsOf(tf.backend() as BackendWasm)
+    ? SIMD_KERNELS_FILE
+    : 'not built (npm run build:simd); GELU, normalization, Adam and EMA run as slower JavaScript loops';
+  return [
+    `convolutions: ${convolutions}`,
+    `matmul:       ${products}`,
+    `wasm SIMD:    ${simd}`,
+    'other ops:    wasm (tfjs-backend-wasm)',
+  ];
 }

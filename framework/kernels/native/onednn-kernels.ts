@@ -1,0 +1,258 @@
+/**
+ * Native convolution and matrix-product kernels for the tfjs wasm backend: oneDNN (the library
+ * PyTorch's CPU convolutions run on) through a small N-API addon, onednn.cc, working in place
+ * on the wasm heap. tfjs stays the engine; only Conv2D, Conv2DBackpropInput,
+ * Conv2DBackpropFilter and BatchMatMul change hands.
+ *
+ * Why: wasm runs these on 128-bit SIMD without FMA (XNNPACK, 13-25 GFLOP/s here) while oneDNN
+ * uses AVX2/AVX-512 FMA, 4-10x faster on the UNets' shapes (docs/performance.md), and three
+ * quarters of a training step is convolution.
+ *
+ * The addon is built by `npm run build:native` (npm install tries it too) where g++ and
+ * Debian's libdnnl-dev are present. Where it is not built, or XP_NATIVE=off, the wasm kernels
+ * run as before; `nativeKernelStatus()` says which and why, for `xp doctor`. A call the addon
+ * does not take (another dtype, layout or broadcast; an empty tensor; padding oneDNN cannot
+ * express) goes to the kernel it displaced.
+ */
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { packageRoot } from '../../paths.js';
+import { heapOffset } from '../simd/index.js';
+
+/** What onednn.cc exports; offsets are byte offsets into `heap`. */
+interface OneDnnAddon {
+  conv2d(heap: ArrayBuffer, x: number, filter: number, y: number, ...shape: number[]): void;
+  conv2dBackpropInput(heap: ArrayBuffer, dy: number, filter: number, dx: number, ...shape: number[]): void;
+  conv2dBackpropFilter(heap: ArrayBuffer, x: number, dy: number, dW: number, ...shape: number[]): void;
+  batchMatMul(heap: ArrayBuffer, a: number, b: number, c: number, batchA: number, batchB: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
+  setThreads(n: number): void;
+  threads(): number;
+  version(): string;
+}
+
+type Shape4D = [number, number, number, number];
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+export const NATIVE_ADDON_FILE = path.join(packageRoot, 'framework', 'kernels', 'native', 'build', 'xp-onednn.node');
+/** The one line that gets the native kernels where they are missing. */
+export const NATIVE_INSTALL = 'apt-get install g++ libdnnl-dev && npm run build:native';
+const BACKEND = 'wasm';
+
+/** Where the addon is loaded from: XP_NATIVE_ADDON (a test points it at nothing), else the build's output. */
+function addonFile(): string {
+  return process.env.XP_NATIVE_ADDON ?? NATIVE_ADDON_FILE;
+}
+
+let loaded: { addon: OneDnnAddon } | { reason: string } | undefined;
+
+function loadAddon(): { addon: OneDnnAddon } | { reason: string } {
+  if (loaded) return loaded;
+  // OpenMP reads its wait policy once, when the addon brings it in. Its default spins between
+  // parallel regions, which stalls on a machine whose cores are shared (docs/performance.md).
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  const threads = defaultThreads();
+  if (typeof threads === 'string') return (loaded = { reason: threads });
+  const file = addonFile();
+  try {
+    const addon = createRequire(import.meta.url)(file) as OneDnnAddon;
+    addon.setThreads(threads);
+    loaded = { addon };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'MODULE_NOT_FOUND' ? `${file} is not built` : `${file} failed to load: ${String(e.message).split('\n')[0]}`;
+    loaded = { reason: `${why}; to get them: ${NATIVE_INSTALL}` };
+  }
+  return loaded;
+}
+
+const MAX_THREADS = 1024;
+
+/**
+ * oneDNN's threads for this thread's kernels: XP_NATIVE_THREADS, else one in a worker thread
+ * (data-parallel training gives each worker a core of its own), else every core; or what is
+ * wrong with XP_NATIVE_THREADS.
+ */
+function defaultThreads(): number | string {
+  const setting = process.env.XP_NATIVE_THREADS;
+  if (setting === undefined || setting === '') return isMainThread ? os.availableParallelism() : 1;
+  const threads = Number(setting);
+  if (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS) return threads;
+  return `XP_NATIVE_THREADS must be a whole number from 1 to ${MAX_THREADS}, not '${setting}'`;
+}
+
+/** Sets how many threads oneDNN uses for the calling thread's kernels (no-op where the addon is absent). */
+export function setNativeThreads(threads: number): void {
+  const state = loadAddon();
+  if ('addon' in state) state.addon.setThreads(threads);
+}
+
+export interface NativeKernelStatus {
+  /** True while the native kernels are registered on the wasm backend. */
+  active: boolean;
+  /** oneDNN's version and threads, or why the native kernels are not in use and how to get them. */
+  detail: string;
+}
+
+/** Whether the native kernels run, and if not why not, in one line for `xp doctor`. */
+export function nativeKernelStatus(): NativeKernelStatus {
+  if (displaced.size > 0) {
+    const { addon } = loadAddon() as { addon: OneDnnAddon };
+    return { active: true, detail: `${addon.version()}, ${addon.threads()} thread(s) (${addonFile()})` };
+  }
+  return { active: false, detail: nativeKernelsUnavailable() ?? 'built but not registered (the backend is not wasm)' };
+}
+
+/** Why the native kernels cannot be registered here (switched off, or the addon does not load), or undefined if they can. */
+export function nativeKernelsUnavailable(): string | undefined {
+  if (nativeDisabled()) return 'XP_NATIVE=off';
+  const state = loadAddon();
+  return 'reason' in state ? state.reason : undefined;
+}
+
+function nativeDisabled(): boolean {
+  return ['off', '0', 'false', 'no'].includes((process.env.XP_NATIVE ?? '').toLowerCase());
+}
+
+/** The kernels the native ones displaced, by name: they take the calls the addon does not. */
+const displaced = new Map<string, tf.KernelConfig>();
+
+/**
+ * Puts the native kernels over the wasm backend's (xp's wasm kernels must be registered first)
+ * where the addon loads and XP_NATIVE is not off; returns whether they are in place.
+ */
+export function registerNativeKernels(): boolean {
+  if (nativeKernelsUnavailable()) return false;
+  for (const config of NATIVE_KERNEL_CONFIGS) {
+    const current = tf.getKernel(config.kernelName, BACKEND);
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (!current) throw new Error(`no wasm kernel ${config.kernelName} to fall back on; register the wasm backend first`);
+    displaced.set(config.kernelName, current);
+    tf.unregisterKernel(config.kernelName, BACKEND);
+    // The backend binds a kernel's C function in its setup when it starts, which may be after
+    // this: ours keeps the displaced kernel's setup, so the displaced one still works.
+    tf.registerKernel({ ...config, setupFunc: current.setupFunc });
+  }
+  return true;
+}
+
+/** Puts back the kernels `registerNativeKernels` displaced. */
+export function unregisterNativeKernels(): void {
+  for (const [name, config] of displaced) {
+    tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel(config);
+  }
+  displaced.clear();
+}
+
+/** How many calls each native kernel has computed itself (not handed to the kernel it displaced). */
+const taken = new Map<string, number>();
+
+/** Calls the native kernels computed, by kernel name: what tests and benchmarks check to know the addon ran. */
+export function nativeCallCounts(): ReadonlyMap<string, number> {
+  return taken;
+}
+
+/** The addon, counting a call of `kernelName`. */
+function addonFor(kernelName: string): OneDnnAddon {
+  taken.set(kernelName, (taken.get(kernelName) ?? 0) + 1);
+  return (loadAddon() as { addon: OneDnnAddon }).addon;
+}
+
+function fallBack(kernelName: string, args: KernelArgs): tf.TensorInfo {
+  return displaced.get(kernelName)!.kernelFunc(args) as tf.TensorInfo;
+}
+
+/** The heap and each tensor's offset, read after every allocation (growing the heap replaces its buffer). */
+function heapOf(backend: BackendWasm): ArrayBuffer {
+  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer as ArrayBuffer;
+}
+
+/**
+ * The conv's shape as onednn.cc takes it, or undefined where oneDNN cannot compute it:
+ * anything but float32 NHWC, an empty tensor, or tfjs padding that oneDNN's output-size rule
+ * (floor((in + pads - dilated kernel) / stride) + 1) does not reproduce.
+ */
+function convShape(info: tf.backend_util.Conv2DInfo, dataFormat: string, ...tensors: tf.TensorInfo[]): number[] | undefined {
+  if (dataFormat !== 'NHWC' || tensors.some((t) => t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) === 0)) return undefined;
+  const { padInfo: p } = info;
+  const fits = (inSize: number, before: number, after: number, kernel: number, stride: number, out: number) =>
+    before >= 0 && after >= 0 && Math.floor((inSize + before + after - kernel) / stride) + 1 === out;
+  if (!fits(info.inHeight, p.top, p.bottom, info.effectiveFilterHeight, info.strideHeight, info.outHeight)) return undefined;
+  if (!fits(info.inWidth, p.left, p.right, info.effectiveFilterWidth, info.strideWidth, info.outWidth)) return undefined;
+  return [
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth, info.outChannels,
+    info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    p.top, p.left, p.bottom, p.right,
+  ];
+}
+
+function conv2d(args: KernelArgs): tf.TensorInfo {
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  const a = args.attrs as unknown as tf.Conv2DAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4D, filter.shape as Shape4D, a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const shape = convShape(info, a.dataFormat, x, filter);
+  if (!shape) return fallBack(tf.Conv2D, args);
+  const backend = args.backend as BackendWasm;
+  const y = backend.makeOutput(info.outShape, 'float32');
+  addonFor(tf.Conv2D).conv2d(heapOf(backend), heapOffset(backend, x), heapOffset(backend, filter), heapOffset(backend, y), ...shape);
+  return y;
+}
+
+function conv2dBackpropInput(args: KernelArgs): tf.TensorInfo {
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const a = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as Shape4D, a.strides, 1, a.pad, a.dimRoundingMode);
+  const shape = convShape(info, a.dataFormat, dy, filter);
+  if (!shape || !tf.util.arraysEqual(dy.shape, info.outShape)) return fallBack(tf.Conv2DBackpropInput, args);
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput(info.inShape, 'float32');
+  addonFor(tf.Conv2DBackpropInput).conv2dBackpropInput(heapOf(backend), heapOffset(backend, dy), heapOffset(backend, filter), heapOffset(backend, dx), ...shape);
+  return dx;
+}
+
+function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4D, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+  const shape = convShape(info, a.dataFormat, x, dy);
+  if (!shape || !tf.util.arraysEqual(dy.shape, info.outShape)) return fallBack(tf.Conv2DBackpropFilter, args);
+  const backend = args.backend as BackendWasm;
+  const dW = backend.makeOutput(a.filterShape, 'float32');
+  addonFor(tf.Conv2DBackpropFilter).conv2dBackpropFilter(heapOf(backend), heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dW), ...shape);
+  return dW;
+}
+
+/**
+ * Products of the last two axes; the axes before them are one batch, which the addon takes
+ * where both operands have the same batch shape or one of them holds a single matrix.
+ */
+function batchMatMul(args: KernelArgs): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = tf.util.sizeFromShape(outerA);
+  const batchB = tf.util.sizeFromShape(outerB);
+  const [m, k] = transposeA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
+  const [kB, n] = transposeB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
+  const takes = a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length >= 2 && b.shape.length >= 2 && k === kB
+    && m * k * n > 0 && (batchA === 1 || batchB === 1 || tf.util.arraysEqual(outerA, outerB));
+  if (!takes) return fallBack(tf.BatchMatMul, args);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const backend = args.backend as BackendWasm;
+  const c = backend.makeOutput([...outer, m, n], 'float32');
+  addonFor(tf.BatchMatMul).batchMatMul(heapOf(backend), heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, c), batchA, batchB, m, k, n, transposeA, transposeB);
+  return c;
+}
+
+const NATIVE_KERNEL_CONFIGS: tf.KernelConfig[] = [
+  { kernelName: tf.Conv2D, backendName: BACKEND, kernelFunc: conv2d },
+  { kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2dBackpropInput },
+  { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilter },
+  { kernelName: tf.BatchMatMul, backendName: BACKEND, kernelFunc: batchMatMul },
+];

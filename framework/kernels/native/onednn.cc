@@ -1,0 +1,400 @@
+// xp's native kernels: oneDNN convolutions (forward, dx, dW) and matrix products, computed in
+// place on a tfjs wasm backend's heap (a WebAssembly.Memory's ArrayBuffer), so tfjs stays the
+// engine and no tensor is copied in or out. Built by scripts/build-native.mjs; loaded and
+// registered as tfjs kernels by onednn-kernels.ts, which says why and when.
+//
+// Every call names its tensors by byte offset into the heap; the sizes each one implies are
+// checked against the heap before oneDNN touches it. Primitives are created once per shape
+// and kept (oneDNN's primitive creation costs far more than a small convolution).
+#include <node_api.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine &cpuEngine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// One stream per OS thread: Node worker threads each run their own tfjs engine.
+dnnl::stream &threadStream() {
+  thread_local dnnl::stream stream(cpuEngine());
+  return stream;
+}
+
+// The heap as one checked span of floats.
+struct Heap {
+  uint8_t *base;
+  size_t bytes;
+
+  float *at(int64_t offset, int64_t count, const char *what) const {
+    if (offset < 0 || count < 0 || offset % 4 != 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(count) * 4 > bytes) {
+      throw std::range_error(std::string(what) + " lies outside the heap");
+    }
+    return reinterpret_cast<float *>(base + offset);
+  }
+};
+
+// What a 2-D convolution is, in tfjs's terms (NHWC activations, HWIO filter).
+struct ConvShape {
+  int64_t n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight;
+
+  memory::desc activations(int64_t h, int64_t w, int64_t c) const { return memory::desc({n, c, h, w}, dt::f32, tag::nhwc); }
+  memory::desc src() const { return activations(ih, iw, ic); }
+  // Forward, dx and dW each cost this (multiply-adds x 2).
+  double flop() const { return 2.0 * n * oh * ow * oc * ic * kh * kw; }
+  memory::desc dst() const { return activations(oh, ow, oc); }
+  memory::desc weightsHwio() const { return memory::desc({oc, ic, kh, kw}, dt::f32, tag::hwio); }
+  memory::desc weightsAny() const { return memory::desc({oc, ic, kh, kw}, dt::f32, tag::any); }
+  memory::dims strides() const { return {sh, sw}; }
+  // oneDNN counts dilation from 0 (no gaps), tfjs from 1.
+  memory::dims dilations() const { return {dh - 1, dw - 1}; }
+  memory::dims padBefore() const { return {padTop, padLeft}; }
+  memory::dims padAfter() const { return {padBottom, padRight}; }
+
+  // oneDNN fixes a primitive's thread count when it creates it, so the key holds it too.
+  std::string key(const char *kind) const {
+    std::ostringstream s;
+    s << kind << ",threads " << omp_get_max_threads();
+    for (int64_t v : {n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight}) s << ',' << v;
+    return s.str();
+  }
+};
+
+// Primitives take their scratch memory from us (threadScratchpad), not from oneDNN, which
+// otherwise allocates it on every execution: measured, that made a small dW 3-8x slower when
+// other kernels ran between two of its calls, as they do in a training step.
+dnnl::primitive_attr userScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// One scratch buffer per thread, 64-byte aligned as oneDNN prefers, grown to the largest a
+// primitive has asked for and reused.
+memory threadScratchpad(const memory::desc &desc) {
+  thread_local std::unique_ptr<void, decltype(&std::free)> buffer(nullptr, &std::free);
+  thread_local size_t capacity = 0;
+  size_t needed = desc.get_size();
+  if (needed > capacity) {
+    capacity = (needed + 63) / 64 * 64;
+    buffer.reset(std::aligned_alloc(64, capacity));
+    if (!buffer) throw std::bad_alloc();
+  }
+  return memory(desc, cpuEngine(), buffer.get());
+}
+
+dnnl::convolution_forward::primitive_desc forwardDesc(const ConvShape &s) {
+  dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+                                       s.weightsAny(), s.dst(), s.strides(), s.dilations(), s.padBefore(), s.padAfter());
+  return dnnl::convolution_forward::primitive_desc(desc, userScratchpad(), cpuEngine());
+}
+
+// A convolution primitive with its weights in the layout it chose: where that is not tfjs's
+// HWIO, a reorder to or from it and the buffer that holds the weights in between.
+struct ConvPlan {
+  dnnl::primitive conv;
+  memory::desc scratchpadDesc;
+  memory::desc weightsDesc;
+  dnnl::reorder weightsReorder;
+  std::unique_ptr<memory> weightsBuffer;
+
+  ConvPlan(dnnl::primitive primitive, const memory::desc &scratchpad, const memory::desc &chosen, const memory::desc &hwio, bool weightsAreOutput)
+      : conv(std::move(primitive)), scratchpadDesc(scratchpad), weightsDesc(chosen) {
+    if (chosen == hwio) return;
+    weightsBuffer = std::make_unique<memory>(chosen, cpuEngine());
+    weightsReorder = weightsAreOutput ? dnnl::reorder(dnnl::reorder::primitive_desc(cpuEngine(), chosen, cpuEngine(), hwio))
+                                      : dnnl::reorder(dnnl::reorder::primitive_desc(cpuEngine(), hwio, cpuEngine(), chosen));
+  }
+};
+
+// The threads setThreads allows this OS thread's kernels (OpenMP's setting at first).
+thread_local int allowedThreads = 0;
+
+// Work below this many FLOPs a thread is not split further: waking a sleeping OpenMP thread
+// (OMP_WAIT_POLICY=PASSIVE) and joining it cost tens of microseconds, and on a shared machine
+// a split kernel waits for its slowest thread, so a quick-start conv at batch 8 ran slower on
+// two threads than on one. 20 MFLOP is about 0.2 ms of one core's oneDNN.
+constexpr double kMinFlopPerThread = 20e6;
+
+// Sets OpenMP's threads for a kernel of `flop` FLOPs: as many as allowed, but no more than its
+// work fills.
+void useThreadsFor(double flop) {
+  if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
+  int wanted = static_cast<int>(flop / kMinFlopPerThread);
+  omp_set_num_threads(wanted < 1 ? 1 : (wanted > allowedThreads ? allowedThreads : wanted));
+}
+
+// Plans by shape, per thread (a plan's weights buffer is scratch that two threads must not
+// share). Bounded: a process that sees ever new shapes (tests) starts over.
+constexpr size_t kMaxPlans = 512;
+
+template <typename Plan>
+Plan &planFor(const std::string &key, Plan (*make)(const ConvShape &), const ConvShape &s) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<Plan>> plans;
+  auto found = plans.find(key);
+  if (found != plans.end()) return *found->second;
+  if (plans.size() >= kMaxPlans) plans.clear();
+  return *plans.emplace(key, std::make_unique<Plan>(make(s))).first->second;
+}
+
+ConvPlan makeForward(const ConvShape &s) {
+  auto pd = forwardDesc(s);
+  return ConvPlan(dnnl::convolution_forward(pd), pd.scratchpad_desc(), pd.weights_desc(), s.weightsHwio(), false);
+}
+
+ConvPlan makeBackwardData(const ConvShape &s) {
+  dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(), s.strides(),
+                                             s.dilations(), s.padBefore(), s.padAfter());
+  dnnl::convolution_backward_data::primitive_desc pd(desc, userScratchpad(), cpuEngine(), forwardDesc(s));
+  return ConvPlan(dnnl::convolution_backward_data(pd), pd.scratchpad_desc(), pd.weights_desc(), s.weightsHwio(), false);
+}
+
+ConvPlan makeBackwardWeights(const ConvShape &s) {
+  dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(),
+                                                s.strides(), s.dilations(), s.padBefore(), s.padAfter());
+  dnnl::convolution_backward_weights::primitive_desc pd(desc, userScratchpad(), cpuEngine(), forwardDesc(s));
+  return ConvPlan(dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(), pd.diff_weights_desc(), s.weightsHwio(), true);
+}
+
+// The weights argument of a plan: tfjs's HWIO tensor itself, or the plan's buffer (filled
+// from it first when the weights are an input).
+memory weightsArg(ConvPlan &plan, memory &hwio, bool isInput) {
+  if (!plan.weightsBuffer) return hwio;
+  if (isInput) plan.weightsReorder.execute(threadStream(), hwio, *plan.weightsBuffer);
+  return *plan.weightsBuffer;
+}
+
+// --- N-API plumbing ---------------------------------------------------------------------
+
+struct Args {
+  napi_env env;
+  std::vector<napi_value> values;
+
+  Args(napi_env env, napi_callback_info info, size_t expected) : env(env), values(expected) {
+    size_t count = expected;
+    napi_get_cb_info(env, info, &count, values.data(), nullptr, nullptr);
+    if (count != expected) throw std::invalid_argument("expected " + std::to_string(expected) + " arguments, got " + std::to_string(count));
+  }
+
+  Heap heap(size_t i) const {
+    bool isBuffer = false;
+    napi_is_arraybuffer(env, values[i], &isBuffer);
+    if (!isBuffer) throw std::invalid_argument("argument " + std::to_string(i) + " must be the wasm heap's ArrayBuffer");
+    void *data = nullptr;
+    size_t bytes = 0;
+    napi_get_arraybuffer_info(env, values[i], &data, &bytes);
+    return {static_cast<uint8_t *>(data), bytes};
+  }
+
+  int64_t integer(size_t i) const {
+    int64_t v = 0;
+    if (napi_get_value_int64(env, values[i], &v) != napi_ok) throw std::invalid_argument("argument " + std::to_string(i) + " must be a number");
+    return v;
+  }
+
+  bool flag(size_t i) const {
+    bool v = false;
+    if (napi_get_value_bool(env, values[i], &v) != napi_ok) throw std::invalid_argument("argument " + std::to_string(i) + " must be a boolean");
+    return v;
+  }
+};
+
+// Runs `body`, turning a C++ or oneDNN exception into a JavaScript Error.
+template <typename Body>
+napi_value guarded(napi_env env, Body body) {
+  try {
+    return body();
+  } catch (const dnnl::error &e) {
+    napi_throw_error(env, nullptr, (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception &e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+napi_value undefinedOf(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// Arguments 4..20 of every conv call: the ConvShape fields in order.
+ConvShape convShapeFrom(const Args &a) {
+  ConvShape s{};
+  int64_t *fields[] = {&s.n, &s.ih, &s.iw, &s.ic, &s.kh, &s.kw, &s.oc, &s.oh, &s.ow, &s.sh, &s.sw, &s.dh, &s.dw, &s.padTop, &s.padLeft, &s.padBottom, &s.padRight};
+  for (size_t i = 0; i < 17; i++) {
+    *fields[i] = a.integer(4 + i);
+    if (*fields[i] < 0 || (i < 13 && *fields[i] == 0)) throw std::invalid_argument("conv dimension " + std::to_string(i) + " out of range");
+  }
+  return s;
+}
+
+constexpr size_t kConvArgs = 21;
+
+// conv2d(heap, xOffset, filterOffset, yOffset, ...shape)
+napi_value Conv2D(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, kConvArgs);
+    Heap heap = a.heap(0);
+    ConvShape s = convShapeFrom(a);
+    memory x(s.src(), cpuEngine(), heap.at(a.integer(1), s.n * s.ih * s.iw * s.ic, "x"));
+    memory w(s.weightsHwio(), cpuEngine(), heap.at(a.integer(2), s.kh * s.kw * s.ic * s.oc, "filter"));
+    memory y(s.dst(), cpuEngine(), heap.at(a.integer(3), s.n * s.oh * s.ow * s.oc, "y"));
+    useThreadsFor(s.flop());
+    ConvPlan &plan = planFor(s.key("fwd"), makeForward, s);
+    memory weights = weightsArg(plan, w, true);
+    plan.conv.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
+// conv2dBackpropInput(heap, dyOffset, filterOffset, dxOffset, ...shape)
+napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, kConvArgs);
+    Heap heap = a.heap(0);
+    ConvShape s = convShapeFrom(a);
+    memory dy(s.dst(), cpuEngine(), heap.at(a.integer(1), s.n * s.oh * s.ow * s.oc, "dy"));
+    memory w(s.weightsHwio(), cpuEngine(), heap.at(a.integer(2), s.kh * s.kw * s.ic * s.oc, "filter"));
+    memory dx(s.src(), cpuEngine(), heap.at(a.integer(3), s.n * s.ih * s.iw * s.ic, "dx"));
+    useThreadsFor(s.flop());
+    ConvPlan &plan = planFor(s.key("bwd_data"), makeBackwardData, s);
+    memory weights = weightsArg(plan, w, true);
+    plan.conv.execute(threadStream(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
+// conv2dBackpropFilter(heap, xOffset, dyOffset, dwOffset, ...shape)
+napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, kConvArgs);
+    Heap heap = a.heap(0);
+    ConvShape s = convShapeFrom(a);
+    memory x(s.src(), cpuEngine(), heap.at(a.integer(1), s.n * s.ih * s.iw * s.ic, "x"));
+    memory dy(s.dst(), cpuEngine(), heap.at(a.integer(2), s.n * s.oh * s.ow * s.oc, "dy"));
+    memory dw(s.weightsHwio(), cpuEngine(), heap.at(a.integer(3), s.kh * s.kw * s.ic * s.oc, "dW"));
+    useThreadsFor(s.flop());
+    ConvPlan &plan = planFor(s.key("bwd_weights"), makeBackwardWeights, s);
+    memory weights = weightsArg(plan, dw, false);
+    plan.conv.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, weights}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
+    if (plan.weightsBuffer) plan.weightsReorder.execute(threadStream(), weights, dw);
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
+// A batch of matrix products C[b] = op(A[b]) x op(B[b]), where a batch of one is shared by
+// every product; op transposes an operand stored as [.., k, m] / [.., n, k].
+struct MatMulShape {
+  int64_t batchA, batchB, m, k, n;
+  bool transposeA, transposeB;
+
+  int64_t batch() const { return batchA > batchB ? batchA : batchB; }
+  memory::desc a() const { return transposeA ? memory::desc({batchA, m, k}, dt::f32, memory::dims{m * k, 1, m}) : memory::desc({batchA, m, k}, dt::f32, memory::dims{m * k, k, 1}); }
+  memory::desc b() const { return transposeB ? memory::desc({batchB, k, n}, dt::f32, memory::dims{k * n, 1, k}) : memory::desc({batchB, k, n}, dt::f32, memory::dims{k * n, n, 1}); }
+  memory::desc c() const { return memory::desc({batch(), m, n}, dt::f32, tag::abc); }
+
+  std::string key() const {
+    std::ostringstream s;
+    s << "matmul,threads " << omp_get_max_threads() << ',' << batchA << ',' << batchB << ',' << m << ',' << k << ',' << n << ',' << transposeA << ',' << transposeB;
+    return s.str();
+  }
+};
+
+struct MatMulPlan {
+  dnnl::matmul product;
+  memory::desc scratchpadDesc;
+};
+
+MatMulPlan &matmulFor(const MatMulShape &s) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> plans;
+  std::string key = s.key();
+  auto found = plans.find(key);
+  if (found != plans.end()) return *found->second;
+  if (plans.size() >= kMaxPlans) plans.clear();
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(s.a(), s.b(), s.c()), userScratchpad(), cpuEngine());
+  return *plans.emplace(key, std::make_unique<MatMulPlan>(MatMulPlan{dnnl::matmul(pd), pd.scratchpad_desc()})).first->second;
+}
+
+// batchMatMul(heap, aOffset, bOffset, cOffset, batchA, batchB, m, k, n, transposeA, transposeB)
+napi_value BatchMatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 11);
+    Heap heap = a.heap(0);
+    MatMulShape s{a.integer(4), a.integer(5), a.integer(6), a.integer(7), a.integer(8), a.flag(9), a.flag(10)};
+    if (s.batchA < 1 || s.batchB < 1 || s.m < 1 || s.k < 1 || s.n < 1) throw std::invalid_argument("matmul dimensions must be positive");
+    if (s.batchA != s.batchB && s.batchA != 1 && s.batchB != 1) throw std::invalid_argument("matmul batches must be equal or one of them 1");
+    memory ma(s.a(), cpuEngine(), heap.at(a.integer(1), s.batchA * s.m * s.k, "a"));
+    memory mb(s.b(), cpuEngine(), heap.at(a.integer(2), s.batchB * s.k * s.n, "b"));
+    memory mc(s.c(), cpuEngine(), heap.at(a.integer(3), s.batch() * s.m * s.n, "c"));
+    useThreadsFor(2.0 * s.batch() * s.m * s.k * s.n);
+    MatMulPlan &plan = matmulFor(s);
+    plan.product.execute(threadStream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, threadScratchpad(plan.scratchpadDesc)}});
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
+// setThreads(n): the most OpenMP threads the calling thread's kernels may use from now on.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 1);
+    int64_t n = a.integer(0);
+    if (n < 1 || n > 1024) throw std::invalid_argument("threads must be between 1 and 1024");
+    allowedThreads = static_cast<int>(n);
+    return undefinedOf(env);
+  });
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
+  napi_value v;
+  napi_create_int32(env, allowedThreads, &v);
+  return v;
+}
+
+// version(): "oneDNN 2.6.3 (cpu runtime: OpenMP)".
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t *v = dnnl_version();
+  std::string text = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+                     (v->cpu_runtime == DNNL_RUNTIME_OMP ? " (OpenMP)" : "");
+  napi_value s;
+  napi_create_string_utf8(env, text.c_str(), text.size(), &s);
+  return s;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor functions[] = {
+      {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
+  return exports;
+}

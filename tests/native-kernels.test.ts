@@ -1,0 +1,254 @@
+/**
+ * The native (oneDNN) kernels against tfjs's cpu backend: forward and gradients of convolutions
+ * and matrix products on random shapes, that the addon and not a fallback computed them, no
+ * leaks, and the wasm path where the addon is absent or switched off. CI builds the addon
+ * (.ci/run); elsewhere these tests fail with the one line that builds it.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { requestedBackend, selectBackend } from '../framework/backend.js';
+import {
+  nativeCallCounts, nativeKernelStatus, registerNativeKernels, setNativeThreads, unregisterNativeKernels,
+} from '../framework/kernels/native/onednn-kernels.js';
+import { xp } from './support/cli.js';
+import { backendReady } from './setup.js';
+
+const test = suite('native kernels');
+
+test.before(async () => {
+  await backendReady;
+  await selectBackend('wasm');
+  const status = nativeKernelStatus();
+  assert.ok(status.active, `the native kernels are not in use: ${status.detail}`);
+});
+test.after(async () => {
+  await selectBackend(requestedBackend());
+});
+
+interface HostTensor {
+  values: Float32Array;
+  shape: number[];
+}
+
+type Differentiable = (...inputs: tf.Tensor[]) => tf.Tensor;
+type Shape4D = [number, number, number, number];
+
+/** Relative to the cpu backend's result (L2 norms): float32 sums in another order differ by ~1e-6. */
+const MAX_RELATIVE_ERROR = 1e-4;
+
+function randomHost(shape: number[]): HostTensor {
+  return { values: tf.tidy(() => tf.randomNormal(shape).dataSync() as Float32Array), shape };
+}
+
+/** f's output and its gradients for all inputs, for one upstream gradient, on `backend`. */
+async function outputAndGradients(backend: string, f: Differentiable, inputs: HostTensor[], dy: HostTensor, gradients: boolean): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const tensors = inputs.map(({ values, shape }) => tf.tensor(values, shape));
+    const y = f(...tensors);
+    const grads = gradients ? tf.grads(f)(tensors, tf.tensor(dy.values, dy.shape)) : [];
+    return [y, ...grads].map((t) => Float32Array.from(t.dataSync()));
+  });
+}
+
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff += (actual[i] - expected[i]) ** 2;
+    norm += expected[i] ** 2;
+  }
+  return Math.sqrt(diff / Math.max(norm, 1e-30));
+}
+
+function calls(kernel: string): number {
+  return nativeCallCounts().get(kernel) ?? 0;
+}
+
+/**
+ * Checks f (and its gradients, unless `gradients` is false) on wasm with the native kernels
+ * against cpu, and that the native kernels named in `expectNative` computed at least one call each.
+ */
+async function checkAgainstCpu(label: string, f: Differentiable, shapes: number[][], expectNative: string[], gradients = true): Promise<void> {
+  const inputs = shapes.map(randomHost);
+  const outShape = tf.tidy(() => f(...inputs.map(({ values, shape }) => tf.tensor(values, shape))).shape);
+  const dy = randomHost(outShape);
+  const before = expectNative.map(calls);
+  try {
+    const native = await outputAndGradients('wasm', f, inputs, dy, gradients);
+    const cpu = await outputAndGradients('cpu', f, inputs, dy, gradients);
+    expectNative.forEach((kernel, i) => assert.ok(calls(kernel) > before[i], `${label}: ${kernel} was not computed by the native kernel`));
+    native.forEach((values, i) => {
+      const what = i === 0 ? 'output' : `gradient ${i - 1}`;
+      assert.is(values.length, cpu[i].length, `${label}: ${what} size`);
+      const error = relativeError(values, cpu[i]);
+      assert.ok(error < MAX_RELATIVE_ERROR, `${label}: ${what} differs from cpu by ${error.toExponential(2)}`);
+    });
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+const CONV_KERNELS = [tf.Conv2D, tf.Conv2DBackpropInput, tf.Conv2DBackpropFilter];
+
+// [batch, height, width, in], [kh, kw, in, out], stride, padding: odd sizes, batch 1,
+// strides 1-3 (different per axis too), same/valid/explicit padding, 1x1 and non-square filters.
+const CONVS: { x: number[]; filter: number[]; strides: number | [number, number]; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]] }[] = [
+  { x: [2, 9, 9, 3], filter: [3, 3, 3, 5], strides: 1, pad: 'same' },
+  { x: [1, 7, 11, 4], filter: [3, 3, 4, 6], strides: 2, pad: 'same' },
+  { x: [3, 8, 8, 2], filter: [3, 3, 2, 4], strides: 2, pad: 'same' },
+  { x: [2, 10, 7, 3], filter: [2, 3, 3, 2], strides: [2, 1], pad: 'valid' },
+  { x: [1, 13, 13, 5], filter: [5, 5, 5, 3], strides: 3, pad: 'same' },
+  { x: [2, 6, 6, 8], filter: [1, 1, 8, 1], strides: 1, pad: 'same' },
+  { x: [1, 28, 28, 1], filter: [3, 3, 1, 8], strides: 1, pad: 'same' },
+  { x: [2, 9, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+  { x: [4, 7, 7, 32], filter: [3, 3, 32, 16], strides: 1, pad: 'valid' },
+];
+
+for (const c of CONVS) {
+  const label = `conv x ${c.x.join('x')}, filter ${c.filter.join('x')}, strides ${c.strides}, pad ${JSON.stringify(c.pad)}`;
+  test(`${label}: output, dx and dW equal the cpu backend's`, async () => {
+    const f: Differentiable = (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad);
+    await checkAgainstCpu(label, f, [c.x, c.filter], CONV_KERNELS);
+  });
+}
+
+test('a dilated conv equals the cpu backend (forward; tfjs has no gradient for dilations)', async () => {
+  const x = randomHost([2, 11, 10, 3]);
+  const w = randomHost([3, 3, 3, 4]);
+  const f = () => tf.conv2d(tf.tensor4d(x.values, x.shape as Shape4D), tf.tensor4d(w.values, w.shape as Shape4D), 1, 'same', 'NHWC', 2);
+  const before = calls(tf.Conv2D);
+  const native = tf.tidy(() => f().dataSync() as Float32Array);
+  assert.ok(calls(tf.Conv2D) > before, 'the dilated conv went to the fallback');
+  await tf.setBackend('cpu');
+  const cpu = tf.tidy(() => f().dataSync() as Float32Array);
+  await tf.setBackend('wasm');
+  assert.ok(relativeError(native, cpu) < MAX_RELATIVE_ERROR);
+});
+
+// [a shape], [b shape], transposeA, transposeB: every transpose, rank 2 to 4, a batch of one
+// matrix shared by broadcast (forward only there: tfjs's own BatchMatMul gradient returns the
+// broadcast shape for it, on every backend).
+const PRODUCTS: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean; gradients: boolean }[] = [
+  { a: [7, 5], b: [5, 3], transposeA: false, transposeB: false, gradients: true },
+  { a: [5, 7], b: [5, 3], transposeA: true, transposeB: false, gradients: true },
+  { a: [7, 5], b: [3, 5], transposeA: false, transposeB: true, gradients: true },
+  { a: [5, 7], b: [3, 5], transposeA: true, transposeB: true, gradients: true },
+  { a: [3, 4, 9], b: [3, 9, 6], transposeA: false, transposeB: false, gradients: true },
+  { a: [2, 4, 49, 8], b: [2, 4, 49, 8], transposeA: false, transposeB: true, gradients: true },
+  { a: [2, 4, 49, 49], b: [2, 4, 49, 8], transposeA: true, transposeB: false, gradients: true },
+  { a: [1, 1], b: [1, 1], transposeA: false, transposeB: false, gradients: true },
+  { a: [1, 6, 5], b: [4, 5, 3], transposeA: false, transposeB: false, gradients: false },
+  { a: [4, 6, 5], b: [3, 5], transposeA: false, transposeB: true, gradients: false },
+];
+
+for (const { a, b, transposeA, transposeB, gradients } of PRODUCTS) {
+  const label = `matMul ${a.join('x')}${transposeA ? 'ᵀ' : ''} by ${b.join('x')}${transposeB ? 'ᵀ' : ''}`;
+  test(`${label}: product${gradients ? ' and both gradients' : ''} equal the cpu backend's`, async () => {
+    await checkAgainstCpu(label, (x, y) => tf.matMul(x, y, transposeA, transposeB), [a, b], [tf.BatchMatMul], gradients);
+  });
+}
+
+test('calls the addon does not take (empty tensors) go to the wasm kernels', () => {
+  const before = [tf.BatchMatMul, tf.Conv2D].map(calls);
+  assert.equal(tf.tidy(() => tf.matMul(tf.ones([0, 3]), tf.ones([3, 2])).shape), [0, 2]);
+  assert.equal(tf.tidy(() => tf.conv2d(tf.ones([0, 5, 5, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 4]) as tf.Tensor4D, 1, 'same').shape), [0, 5, 5, 4]);
+  assert.equal([tf.BatchMatMul, tf.Conv2D].map(calls), before, 'the addon took a call it does not support');
+});
+
+test('the native kernels leak no tensors and no wasm memory over training steps', () => {
+  const x = tf.randomNormal([2, 8, 8, 3]);
+  const w1 = tf.variable(tf.randomNormal([3, 3, 3, 4]));
+  const w2 = tf.variable(tf.randomNormal([4, 6]));
+  const loss = () => tf.tidy(() => {
+    const h = tf.conv2d(x as tf.Tensor4D, w1 as tf.Variable<tf.Rank.R4>, 2, 'same');
+    return tf.matMul(tf.reshape(h, [-1, 4]), w2).square().mean() as tf.Scalar;
+  });
+  const optimizer = tf.train.sgd(0.01);
+  const step = () => tf.dispose(optimizer.minimize(loss, true) ?? []);
+  step();
+  const tensors = tf.memory().numTensors;
+  const bytes = tf.memory().numBytes;
+  const dataIds = tf.engine().backend.numDataIds();
+  for (let i = 0; i < 3; i++) step();
+  assert.is(tf.memory().numTensors, tensors);
+  assert.is(tf.memory().numBytes, bytes);
+  assert.is(tf.engine().backend.numDataIds(), dataIds);
+  tf.dispose([x, w1, w2]);
+  optimizer.dispose();
+});
+
+test('one thread and two give the same results, each of them run to run', () => {
+  // Big enough (115 MFLOP) that the addon splits it over two threads when allowed.
+  const x = tf.randomNormal([8, 28, 28, 32]);
+  const w = tf.randomNormal([3, 3, 32, 32]);
+  const dW = () => tf.tidy(() => Array.from(tf.grad((filter: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same').square().sum())(w).dataSync()));
+  try {
+    for (const threads of [1, 2]) {
+      setNativeThreads(threads);
+      assert.equal(dW(), dW(), `${threads} thread(s): two runs differ`);
+    }
+  } finally {
+    setNativeThreads(2);
+    tf.dispose([x, w]);
+  }
+});
+
+test('switched off, the wasm kernels run again; switched on, the native ones', () => {
+  const x = tf.randomNormal([1, 5, 5, 2]);
+  const w = tf.randomNormal([3, 3, 2, 2]);
+  try {
+    unregisterNativeKernels();
+    const before = calls(tf.Conv2D);
+    tf.dispose(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'));
+    assert.is(calls(tf.Conv2D), before);
+    assert.not.ok(nativeKernelStatus().active);
+  } finally {
+    assert.ok(registerNativeKernels());
+  }
+  const before = calls(tf.Conv2D);
+  tf.dispose(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'));
+  assert.is(calls(tf.Conv2D), before + 1);
+  tf.dispose([x, w]);
+});
+
+test('xp doctor names the native kernels where built, and the wasm ones with the line that builds them where not', () => {
+  const built = xp(['doctor']);
+  assert.is(built.code, 0, built.stderr);
+  assert.match(built.stdout, /^convolutions: native: oneDNN \d+\.\d+/m);
+  assert.match(built.stdout, /^matmul:\s+native: oneDNN/m);
+
+  const absent = xp(['doctor'], undefined, { XP_NATIVE_ADDON: '/nonexistent/xp-onednn.node' });
+  assert.is(absent.code, 0, absent.stderr);
+  assert.match(absent.stdout, /^backend:\s+wasm$/m);
+  assert.match(absent.stdout, /^convolutions: wasm: .*not built; to get them: apt-get install g\+\+ libdnnl-dev && npm run build:native$/m);
+  assert.match(absent.stdout, /^matmul:\s+wasm: XNNPACK/m);
+
+  const off = xp(['doctor'], undefined, { XP_NATIVE: 'off' });
+  assert.match(off.stdout, /^convolutions: wasm: .*XP_NATIVE=off$/m);
+
+  const badThreads = xp(['doctor'], undefined, { XP_NATIVE_THREADS: 'two' });
+  assert.match(badThreads.stdout, /^convolutions: wasm: .*XP_NATIVE_THREADS must be a whole number from 1 to 1024, not 'two'/m);
+});
+
+test('without the addon a short training run completes, on the wasm kernels', () => {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-no-addon-'));
+  try {
+    const result = xp([
+      'run', 'experiments/quickstart.yaml', '--set', 'trainer.max_steps=2', '--set', 'dataset.batch_size=4',
+      '--set', 'callbacks.final_samples.n=1', '--runs-dir', runsDir,
+    ], undefined, { XP_NATIVE_ADDON: '/nonexistent/xp-onednn.node' });
+    assert.is(result.code, 0, result.stderr);
+    const [stamp] = fs.readdirSync(path.join(runsDir, 'quickstart'));
+    const info = JSON.parse(fs.readFileSync(path.join(runsDir, 'quickstart', stamp, 'run.json'), 'utf8'));
+    assert.equal([info.status, info.steps], ['completed', 2]);
+  } finally {
+    fs.rmSync(runsDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
