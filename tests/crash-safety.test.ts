@@ -56,6 +56,13 @@ function checkpointStep(dir: string): number {
   return names.length ? Number(names.sort().pop()!.slice(5)) : 0;
 }
 
+/** The step of the newest sample image, 0 where there is none. */
+function newestImageStep(dir: string): number {
+  const samples = path.join(dir, 'samples');
+  const steps = fs.existsSync(samples) ? fs.readdirSync(samples).map((n) => Number(/-step(\d+)\.png$/.exec(n)?.[1] ?? 0)) : [];
+  return Math.max(0, ...steps);
+}
+
 /** Every Training/MSE point of every event file, repeats included: step -> values. */
 function recordedLosses(dir: string): Map<number, number[]> {
   const byStep = new Map<number, number[]>();
@@ -85,24 +92,31 @@ test('kill -9 at random steps, then --resume until done: every step recorded onc
   const runs = path.join(tmp, 'killed');
   const kills: string[] = [];
   let child = start(['run', 'experiments/quickstart.yaml', '--runs-dir', runs, ...TINY]);
+  let resumedFrom = 0;
   for (let kill = 0; kill < 3; kill++) {
-    // Kill once the newest checkpoint passes a random step, a random moment later (mid-step, mid-save, mid-sample).
-    const after = Math.floor(draw() * 30);
-    const dir = await waitFor(() => (runOf(runs) && checkpointStep(runOf(runs)) >= after ? runOf(runs) : undefined) || (child.exitCode !== null ? 'ended' : undefined), `a checkpoint past step ${after}`);
-    if (dir === 'ended') break;
-    await new Promise((resolve) => setTimeout(resolve, draw() * 300));
+    // Past a random checkpoint; then either a random moment later (mid-step, mid-save), or as soon as
+    // an image was flushed past the checkpoint, so records of steps after it are already on disk.
+    const after = resumedFrom + 1 + Math.floor(draw() * 6);
+    const pastImage = kill % 2 === 0;
+    const dir = await waitFor(() => {
+      const candidate = runOf(runs);
+      if (!candidate || checkpointStep(candidate) < after) return undefined;
+      return !pastImage || newestImageStep(candidate) > checkpointStep(candidate) ? candidate : undefined;
+    }, `kill ${kill + 1} (seed ${seed})`);
+    if (!pastImage) await new Promise((resolve) => setTimeout(resolve, draw() * 300));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
-    kills.push(`after checkpoint ${checkpointStep(dir)} (seed ${seed})`);
+    resumedFrom = checkpointStep(dir);
+    kills.push(`after checkpoint ${resumedFrom}`);
     child = start(['run', '--resume', dir]);
   }
   const last = await exited(child);
-  assert.is(last.code, 0, `${kills.join(', ')}\n${last.stderr}`);
+  assert.is(last.code, 0, `${kills.join(', ')} (seed ${seed})\n${last.stderr}`);
   const dir = runOf(runs);
   assert.equal([runInfo(dir).status, runInfo(dir).steps], ['completed', 40]);
   const recorded = recordedLosses(dir);
   for (let step = 1; step <= 40; step++) {
-    assert.equal(recorded.get(step), expected.get(step), `step ${step}, killed ${kills.join(', ')}`);
+    assert.equal(recorded.get(step), expected.get(step), `step ${step}, killed ${kills.join(', ')} (seed ${seed})`);
   }
   assert.is(recorded.size, 40, 'no step beyond the run');
   assert.not.ok(fs.readdirSync(path.join(dir, 'checkpoints')).some((n) => n.includes('.tmp-')), 'no temporary checkpoint left');

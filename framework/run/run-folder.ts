@@ -66,15 +66,15 @@ export class RunFolder {
   ): RunFolder {
     const experiment = String(config.name);
     const dir = 'dir' in where ? where.dir : uniqueDir(path.join(where.runsRoot, experiment, stampedName(where.name)));
-    fs.mkdirSync(dir, { recursive: true });
     const folder = new RunFolder(dir, { ...info, experiment, status: 'running', startedAt: new Date().toISOString(), steps: 0 });
+    // The layout first (creating what exists changes nothing), so a reader never sees half of it.
+    fs.mkdirSync(folder.samplesDir, { recursive: true });
+    fs.mkdirSync(folder.checkpointsDir, { recursive: true });
     folder.lockForWriting(lockOptions);
     if (fs.existsSync(path.join(dir, RUN_FILE))) {
       folder.release();
       throw new XpError(`${dir} already holds a run: continue it with xp run --resume ${dir}, or choose another folder`);
     }
-    fs.mkdirSync(folder.samplesDir, { recursive: true });
-    fs.mkdirSync(folder.checkpointsDir, { recursive: true });
     writeFileAtomic(folder.configFile, stringify(config));
     folder.save();
     return folder;
