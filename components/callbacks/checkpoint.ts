@@ -33,9 +33,6 @@ export class Checkpoint implements Callback {
     this.lossSum += batch.loss;
     this.lossCount += 1;
     if (stepIsDue(ctx, this.params.every_steps)) await this.save(ctx);
-    // On one thread a step never waits for anything, so without this the event loop would never
-    // run: Ctrl-C and SIGTERM would not be seen, and no timer would fire, until the run ends.
-    await new Promise((resolve) => setImmediate(resolve));
   }
 
   async onEpochEnd(ctx: TrainingContext): Promise<void> {

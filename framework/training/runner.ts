@@ -138,6 +138,9 @@ export class Runner implements Trainer {
     let lastLoss = NaN;
     let epoch = { lossSum: 0, images: 0, start: performance.now() };
     while (ctx.step < ctx.totalSteps && !run.stopRequested() && !this.outOfTime(parts)) {
+      // On one thread a step awaits nothing but settled promises, so without this the event loop
+      // would never run: Ctrl-C and SIGTERM unseen, no timer firing (the folder lock's lease), until the end.
+      await new Promise((resolve) => setImmediate(resolve));
       const batch = batches.nextBatch();
       ctx.epoch = batch.epoch;
       if (batch.index === 0) {
