@@ -4,6 +4,8 @@
  * Linux, so it needs libvulkan.so.1 and a driver: a GPU's own, or Mesa's software rasterizer
  * lavapipe (Mesa 25 or newer; bookworm's 22.3 lacks features Dawn requires).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { BackendError } from './errors.js';
 
 export interface WebGpuAdapter {
@@ -63,8 +65,23 @@ async function dawn(): Promise<Gpu> {
   return gpu;
 }
 
+/**
+ * Whether the Vulkan loader can be found on Linux (in LD_LIBRARY_PATH or the linker's cache):
+ * without it Dawn has nothing to try, and asking it anyway prints a warning on every command.
+ */
+function vulkanLoaderFound(): boolean {
+  const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (dirs.some((dir) => fs.existsSync(path.join(dir, 'libvulkan.so.1')))) return true;
+  try {
+    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+  } catch {
+    return true; // no cache to read: let Dawn look for itself
+  }
+}
+
 /** The adapter tfjs would get (it asks for high performance too); throws a BackendError saying why there is none. */
 export async function findWebGpuAdapter(): Promise<WebGpuAdapter> {
+  if (process.platform === 'linux' && !vulkanLoaderFound()) throw new BackendError(NO_ADAPTER);
   const adapter = await (await dawn()).requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new BackendError(NO_ADAPTER);
   const { info } = adapter;
