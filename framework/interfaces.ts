@@ -250,7 +250,11 @@ export interface CheckpointRetention {
 }
 
 export interface CheckpointSink {
-  /** Writes the checkpoint of `step`, then prunes older ones as asked; returns its folder. */
+  /**
+   * Writes the checkpoint of `step`, then prunes older ones as asked; returns its folder. Throws
+   * (and writes nothing) where a weight is not finite, or where another process took the run
+   * folder over; the run loop lets either end the run.
+   */
   save(step: number, data: CheckpointData, retention?: CheckpointRetention): Promise<string>;
 }
 
