@@ -21,7 +21,7 @@ export { BatchSource, type LabeledImageSet, type Normalization } from './framewo
 export { loadMnist, mnistFiles, MNIST_CLASSES, MNIST_SIZE, type MnistSet } from './framework/data/mnist.js';
 
 // Diffusion math: schedules, the forward and reverse processes.
-export { BetaSchedule } from './framework/diffusion/schedule-math.js';
+export { BetaSchedule, visitableSteps } from './framework/diffusion/schedule-math.js';
 export { drawNoise, ForwardProcess } from './framework/diffusion/forward-process.js';
 export { runReverseProcess } from './framework/diffusion/reverse-process.js';
 export { minSnrWeight, noiseFrom, PREDICTIONS, targetOf, type Prediction, type Scales } from './framework/diffusion/prediction.js';

@@ -29,16 +29,3 @@ export async function readScalar(tensor: tf.Tensor): Promise<number> {
     tensor.dispose();
   }
 }
-
-/**
- * `readValues`, synchronously: only for the gradient worker threads, which run on the wasm
- * and cpu backends alone, where reads complete at once.
- */
-export function valuesOf<R extends tf.Rank>(compute: () => tf.Tensor<R>): Float32Array | Int32Array | Uint8Array {
-  const tensor = tf.tidy(compute);
-  try {
-    return tensor.dataSync();
-  } finally {
-    tensor.dispose();
-  }
-}

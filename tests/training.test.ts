@@ -9,7 +9,7 @@ import type { Callback, FitResult, Recorder, Trainer, TrainingContext } from '..
 import { WarmupCosine } from '../components/lr-schedules/warmup-cosine.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
 import { ModelWeightSets } from '../framework/training/weight-sets.js';
-import { valuesOf } from '../framework/tensors.js';
+import { readValues } from '../framework/tensors.js';
 import { Container } from 'inversify';
 import { registerBuiltins } from '../components/index.js';
 
@@ -225,11 +225,11 @@ test('EmaWeights.update allocates nothing that outlives the step', async () => {
   live.get('a')!.dispose();
 });
 
-test('valuesOf reads a computed tensor and frees it and what was made on the way', async () => {
+test('readValues reads a computed tensor and frees it and what was made on the way', async () => {
   await backendReady;
   const x = tf.tensor1d([1, -2, 3]);
   const before = tf.memory().numTensors;
-  const values = valuesOf(() => tf.mul(tf.abs(x), 2));
+  const values = await readValues(() => tf.mul(tf.abs(x), 2));
   assert.equal(Array.from(values), [2, 4, 6]);
   assert.is(tf.memory().numTensors, before);
   x.dispose();

@@ -4,7 +4,7 @@
  * calls; at 50 steps it loses little quality against T-step DDPM, where DDPM with skipped
  * steps collapses.
  */
-import { BuildError, drawNoise, inject, runReverseProcess, sampler, tf, TOKENS, Type } from '../../index.js';
+import { drawNoise, inject, runReverseProcess, sampler, tf, TOKENS, Type, visitableSteps } from '../../index.js';
 import type { Denoiser, NoiseSchedule, Rng, SampleOptions, Sampler, Shape3, Static } from '../../index.js';
 
 const DdimParams = Type.Object({
@@ -39,11 +39,7 @@ export class DdimSampler implements Sampler {
     @inject(TOKENS.Schedule) private readonly schedule: NoiseSchedule,
     @inject(TOKENS.Path) path: string,
   ) {
-    const available = schedule.steps - 1;
-    if (params.steps > available) {
-      throw new BuildError(`${path}.steps`, `is ${params.steps}, but the schedule has only ${available} timesteps to visit`);
-    }
-    this.timesteps = evenlySpacedDescending(available, params.steps);
+    this.timesteps = evenlySpacedDescending(schedule.steps - 1, visitableSteps(schedule, params.steps, path));
   }
 
   get evaluations(): number {

@@ -4,7 +4,7 @@
  * ODE in its data-prediction form. Each step reuses the previous step's x_0 estimate, so it
  * costs one model call and reaches DDPM-like quality in 10-25 calls where DDIM needs more.
  */
-import { BuildError, inject, runReverseProcess, sampler, tf, TOKENS, Type } from '../../index.js';
+import { inject, runReverseProcess, sampler, tf, TOKENS, Type, visitableSteps } from '../../index.js';
 import type { Denoiser, NoiseSchedule, Rng, SampleOptions, Sampler, Shape3, Static } from '../../index.js';
 
 const Params = Type.Object(
@@ -36,11 +36,7 @@ export class DpmSolverPlusPlus implements Sampler {
     @inject(TOKENS.Schedule) private readonly schedule: NoiseSchedule,
     @inject(TOKENS.Path) path: string,
   ) {
-    const available = schedule.steps - 1;
-    if (params.steps > available) {
-      throw new BuildError(`${path}.steps`, `is ${params.steps}, but the schedule has only ${available} timesteps to visit`);
-    }
-    this.timesteps = logSnrSpaced(schedule, params.steps);
+    this.timesteps = logSnrSpaced(schedule, visitableSteps(schedule, params.steps, path));
   }
 
   get evaluations(): number {

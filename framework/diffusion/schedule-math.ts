@@ -3,6 +3,7 @@
  * float64 (in float32 the product over hundreds of steps drifts visibly, and the samplers
  * divide by √ᾱ). A schedule only chooses its betas.
  */
+import { BuildError } from '../errors.js';
 import type { NoiseSchedule } from '../interfaces.js';
 
 export abstract class BetaSchedule implements NoiseSchedule {
@@ -22,4 +23,14 @@ function cumulativeProduct(values: Float64Array): Float64Array {
   let product = 1;
   values.forEach((value, i) => (products[i] = product *= value));
   return products;
+}
+
+/**
+ * A sampler's step count, once it is one the schedule can give: at most T−1 timesteps to visit
+ * (t = 0 is never drawn); otherwise a BuildError at the sampler's `steps`.
+ */
+export function visitableSteps({ steps: scheduleSteps }: { steps: number }, steps: number, path: string): number {
+  const available = scheduleSteps - 1;
+  if (steps > available) throw new BuildError(`${path}.steps`, `is ${steps}, but the schedule has only ${available} timesteps to visit`);
+  return steps;
 }

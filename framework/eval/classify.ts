@@ -37,20 +37,6 @@ export async function classify(classifier: Classifier, images: Uint8Array, heigh
   return out;
 }
 
-/**
- * `classify`, reading synchronously, which fails on the webgpu backend. Only for the classifier
- * trainer (components/trainers/classifier.ts) until it awaits `classify`.
- */
-export function classifyImages(classifier: Classifier, images: Uint8Array, height: number, width: number): Classified {
-  const out = emptyClassified(classifier, images, height, width);
-  for (const { start, features, probabilities } of batchOutputs(classifier, images, height, width, out.n)) {
-    out.features.set(features.dataSync(), start * classifier.featureDim);
-    out.probabilities.set(probabilities.dataSync(), start * classifier.classes);
-    tf.dispose([features, probabilities]);
-  }
-  return out;
-}
-
 function emptyClassified(classifier: Classifier, images: Uint8Array, height: number, width: number): Classified {
   const size = height * width;
   if (images.length % size !== 0) throw new XpError(`${images.length} pixels are not a whole number of ${height}×${width} images`);

@@ -1,27 +1,7 @@
 /** Drawing many samples, a batch of model calls at a time (xp sample, xp eval, the eval callback). */
-import type * as tf from '@tensorflow/tfjs';
 import type { Denoiser, Sampler, Shape3 } from '../interfaces.js';
 import type { Rng } from '../rng.js';
 import { samplesToBytes } from '../records/samples.js';
-
-/**
- * n samples in batches of at most `batch`, as tensors: the model calls are issued at once and
- * nothing is read, so a weight set swapped in for them (WeightSets.use) may be swapped out
- * before the values are read (samplesToBytes). `onStep` after every model call.
- */
-export function sampleBatches(
-  model: Denoiser,
-  sampler: Sampler,
-  shape: Shape3,
-  n: number,
-  batch: number,
-  rng: Rng,
-  onStep?: () => void,
-): tf.Tensor4D[] {
-  const batches: tf.Tensor4D[] = [];
-  for (let done = 0; done < n; done += batch) batches.push(sampler.sample(model, Math.min(batch, n - done), shape, rng, { onStep }));
-  return batches;
-}
 
 /** n samples as n × h × w × c bytes, each batch read before the next is issued (bounded memory, honest progress). */
 export async function sampleInBatches(

@@ -2,15 +2,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { readValues } from '../tensors.js';
 
-/** Takes ownership of `samples` (disposes them); batches are concatenated in order. */
-export async function samplesToBytes(samples: tf.Tensor4D | tf.Tensor4D[]): Promise<Uint8Array> {
-  const batches = Array.isArray(samples) ? samples : [samples];
+/** Takes ownership of `samples` (disposes them). */
+export async function samplesToBytes(samples: tf.Tensor4D): Promise<Uint8Array> {
   try {
-    const values = await Promise.all(batches.map((batch) => readValues(() => batch.add(1).mul(127.5).round().clipByValue(0, 255))));
-    const out = new Uint8Array(values.reduce((n, v) => n + v.length, 0));
-    values.reduce((offset, v) => (out.set(v, offset), offset + v.length), 0);
-    return out;
+    return Uint8Array.from(await readValues(() => samples.add(1).mul(127.5).round().clipByValue(0, 255)));
   } finally {
-    tf.dispose(batches);
+    samples.dispose();
   }
 }
