@@ -15,6 +15,7 @@ import {
   nativeCallCounts, nativeKernelStatus, registerNativeKernels, setNativeThreads, unregisterNativeKernels,
 } from '../framework/kernels/native/onednn-kernels.js';
 import { xp } from './support/cli.js';
+import { randomHost, toTensor, type Differentiable, type HostTensor } from './support/host-tensors.js';
 import { backendReady } from './setup.js';
 
 const test = suite('native kernels');
@@ -29,28 +30,18 @@ test.after(async () => {
   await selectBackend(requestedBackend());
 });
 
-interface HostTensor {
-  values: Float32Array;
-  shape: number[];
-}
-
-type Differentiable = (...inputs: tf.Tensor[]) => tf.Tensor;
 type Shape4D = [number, number, number, number];
 
 /** Relative to the cpu backend's result (L2 norms): float32 sums in another order differ by ~1e-6. */
 const MAX_RELATIVE_ERROR = 1e-4;
 
-function randomHost(shape: number[]): HostTensor {
-  return { values: tf.tidy(() => tf.randomNormal(shape).dataSync() as Float32Array), shape };
-}
-
 /** f's output and its gradients for all inputs, for one upstream gradient, on `backend`. */
 async function outputAndGradients(backend: string, f: Differentiable, inputs: HostTensor[], dy: HostTensor, gradients: boolean): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   return tf.tidy(() => {
-    const tensors = inputs.map(({ values, shape }) => tf.tensor(values, shape));
+    const tensors = inputs.map(toTensor);
     const y = f(...tensors);
-    const grads = gradients ? tf.grads(f)(tensors, tf.tensor(dy.values, dy.shape)) : [];
+    const grads = gradients ? tf.grads(f)(tensors, toTensor(dy)) : [];
     return [y, ...grads].map((t) => Float32Array.from(t.dataSync()));
   });
 }
@@ -75,7 +66,7 @@ function calls(kernel: string): number {
  */
 async function checkAgainstCpu(label: string, f: Differentiable, shapes: number[][], expectNative: string[], gradients = true): Promise<void> {
   const inputs = shapes.map(randomHost);
-  const outShape = tf.tidy(() => f(...inputs.map(({ values, shape }) => tf.tensor(values, shape))).shape);
+  const outShape = tf.tidy(() => f(...inputs.map(toTensor)).shape);
   const dy = randomHost(outShape);
   const before = expectNative.map(calls);
   try {

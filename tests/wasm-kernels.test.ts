@@ -10,6 +10,7 @@ import {
   type FilterGradFormulation,
 } from '../framework/kernels/wasm-kernels.js';
 import { unregisterNativeKernels } from '../framework/kernels/native/onednn-kernels.js';
+import { randomHost, toTensor, type Differentiable, type HostTensor } from './support/host-tensors.js';
 import { backendReady } from './setup.js';
 
 const test = suite('wasm training kernels');
@@ -25,23 +26,8 @@ test.after(async () => {
   await selectBackend(requestedBackend());
 });
 
-/** Tensor contents kept off any backend, so the same numbers can be fed to wasm and cpu. */
-interface HostTensor {
-  values: Float32Array;
-  shape: number[];
-}
-
-type Differentiable = (...inputs: tf.Tensor[]) => tf.Tensor;
 
 const MAX_RELATIVE_ERROR = 1e-4;
-
-function randomHost(shape: number[]): HostTensor {
-  return { values: tf.tidy(() => tf.randomNormal(shape).dataSync() as Float32Array), shape };
-}
-
-function toTensor({ values, shape }: HostTensor): tf.Tensor {
-  return tf.tensor(values, shape);
-}
 
 function outputShape(f: Differentiable, inputs: HostTensor[]): number[] {
   return tf.tidy(() => f(...inputs.map(toTensor)).shape);
