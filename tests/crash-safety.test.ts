@@ -41,10 +41,12 @@ function exited(child: ChildProcess): Promise<{ code: number | null; stderr: str
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
 }
 
-async function waitFor<T>(probe: () => T | undefined, what: string, seconds = 120): Promise<T> {
+/** Polls until `probe` gives a value; fails at once where `child` (the process awaited) has ended. */
+async function waitFor<T>(probe: () => T | undefined, what: string, child?: ChildProcess, seconds = 120): Promise<T> {
   for (let i = 0; i < seconds * 20; i++) {
     const value = probe();
     if (value) return value;
+    if (child && child.exitCode !== null) throw new Error(`the run ended (code ${child.exitCode}) before ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -80,29 +82,40 @@ function random(seed: number): () => number {
   return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
+/**
+ * The kill test's cadence: a checkpoint every 5 steps and an image every 2, so every checkpoint is
+ * followed by images before the next one (a window of 3-4 steps to kill in), and 50 steps leave
+ * room for three kills whatever the draw: each lands at most 5 steps past the previous checkpoint.
+ */
+const KILL_STEPS = 50;
+const KILLABLE = [
+  ...TINY, '--set', 'trainer.epochs=4', '--set', `trainer.max_steps=${KILL_STEPS}`,
+  '--set', 'callbacks.checkpoints.every_steps=5', '--set', 'callbacks.samples.every_steps=2',
+];
+
 test('kill -9 at random steps, then --resume until done: every step recorded once, with the loss of an uninterrupted run', async () => {
   const reference = path.join(tmp, 'reference');
-  const whole = xp(['run', 'experiments/quickstart.yaml', '--runs-dir', reference, ...TINY]);
+  const whole = xp(['run', 'experiments/quickstart.yaml', '--runs-dir', reference, ...KILLABLE]);
   assert.is(whole.code, 0, whole.stderr);
   const expected = recordedLosses(runOf(reference));
-  assert.equal([...expected.keys()].sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.equal([...expected.keys()].sort((a, b) => a - b), Array.from({ length: KILL_STEPS }, (_, i) => i + 1));
 
   const seed = Number(process.env.XP_TEST_SEED ?? Date.now() % 100000);
   const draw = random(seed);
   const runs = path.join(tmp, 'killed');
   const kills: string[] = [];
-  let child = start(['run', 'experiments/quickstart.yaml', '--runs-dir', runs, ...TINY]);
+  let child = start(['run', 'experiments/quickstart.yaml', '--runs-dir', runs, ...KILLABLE]);
   let resumedFrom = 0;
   for (let kill = 0; kill < 3; kill++) {
     // Past a random checkpoint; then either a random moment later (mid-step, mid-save), or as soon as
     // an image was flushed past the checkpoint, so records of steps after it are already on disk.
-    const after = resumedFrom + 1 + Math.floor(draw() * 6);
+    const after = resumedFrom + 1 + Math.floor(draw() * 5);
     const pastImage = kill % 2 === 0;
     const dir = await waitFor(() => {
       const candidate = runOf(runs);
       if (!candidate || checkpointStep(candidate) < after) return undefined;
       return !pastImage || newestImageStep(candidate) > checkpointStep(candidate) ? candidate : undefined;
-    }, `kill ${kill + 1} (seed ${seed})`);
+    }, `kill ${kill + 1} (seed ${seed})`, child);
     if (!pastImage) await new Promise((resolve) => setTimeout(resolve, draw() * 300));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
@@ -113,12 +126,12 @@ test('kill -9 at random steps, then --resume until done: every step recorded onc
   const last = await exited(child);
   assert.is(last.code, 0, `${kills.join(', ')} (seed ${seed})\n${last.stderr}`);
   const dir = runOf(runs);
-  assert.equal([runInfo(dir).status, runInfo(dir).steps], ['completed', 40]);
+  assert.equal([runInfo(dir).status, runInfo(dir).steps], ['completed', KILL_STEPS]);
   const recorded = recordedLosses(dir);
-  for (let step = 1; step <= 40; step++) {
+  for (let step = 1; step <= KILL_STEPS; step++) {
     assert.equal(recorded.get(step), expected.get(step), `step ${step}, killed ${kills.join(', ')} (seed ${seed})`);
   }
-  assert.is(recorded.size, 40, 'no step beyond the run');
+  assert.is(recorded.size, KILL_STEPS, 'no step beyond the run');
   assert.not.ok(fs.readdirSync(path.join(dir, 'checkpoints')).some((n) => n.includes('.tmp-')), 'no temporary checkpoint left');
   assert.not.ok(fs.existsSync(path.join(dir, 'run.lock')), 'the lock is released');
 });
