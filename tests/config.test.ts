@@ -215,5 +215,37 @@ test('duplicate keys, alias bombs and folders are issues with a position, not ex
   assert.equal([folder.pos?.file, folder.message], [path.resolve(dir), 'is a folder, not an experiment file']);
 });
 
+test('YAML the reader refuses, each at its position: a second document, a list as a key, a bad --set value', async () => {
+  const [twoDocs] = await issuesOf(write('two-docs.yaml', 'extends: base.yaml\n---\nseed: 2\n'));
+  assert.equal([twoDocs.pos?.line, twoDocs.path], [3, '']);
+  assert.match(twoDocs.message, 'holds one document');
+  const [complexKey] = await issuesOf(write('complex-key.yaml', 'extends: base.yaml\noptimizer:\n  ? [lr, beta]\n  : 1\n'));
+  assert.equal([complexKey.pos?.line, complexKey.pos?.col, complexKey.path], [3, 5, 'optimizer']);
+  assert.match(complexKey.message, 'a key must be a plain value');
+  const [badValue] = await issuesOf(base, ['optimizer.lr=[1, 2']);
+  assert.match(badValue.message, 'the value is not valid YAML');
+});
+
+test('aliases repeat a value; typed values read alike from a file and from --set', async () => {
+  const file = write('aliases.yaml', 'extends: base.yaml\nsampler: &s { type: ddim, steps: 5 }\ncallbacks:\n  samples: { type: sample-images, sampler: *s, n: 4 }\n');
+  const resolved = await resolveExperiment(file, { registry: registerBuiltins(), overrides: ['optimizer.lr=1e-3', 'seed=0x10'] });
+  const callbacks = resolved.value.callbacks as Record<string, { sampler: unknown }>;
+  assert.equal(callbacks.samples.sampler, resolved.value.sampler);
+  assert.equal((resolved.value.sampler as { steps: number }).steps, 5);
+  assert.equal([(resolved.value.optimizer as { lr: number }).lr, resolved.value.seed], [0.001, 16]);
+});
+
+test('a 2 MB file is read whole: every one of its 40,000 callbacks resolves, and a problem on its last line is reported there', async () => {
+  const lines = ['extends: base.yaml', 'callbacks:'];
+  while (lines.length < 40_002) lines.push(`  ema_${lines.length}: { type: ema, beta: 0.99, warmup_steps: ${lines.length} }`);
+  const text = `${lines.join('\n')}\n`;
+  assert.ok(text.length > 2_000_000, `${text.length} bytes`);
+  const resolved = await resolveExperiment(write('big.yaml', text), { registry: registerBuiltins() });
+  const names = Object.keys(resolved.value.callbacks as object).filter((name) => name.startsWith('ema_'));
+  assert.equal([names.length, names[0], names.at(-1)], [40_000, 'ema_2', 'ema_40001']);
+  const [issue] = await issuesOf(write('big-bad.yaml', `${text}  last: { type: ema, beta: 2 }\n`));
+  assert.equal([issue.pos?.line, issue.path], [40_003, 'callbacks.last.beta']);
+});
+
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 test.run();

@@ -5,7 +5,7 @@
  *   ~path        delete a key
  * A path into nothing is an error that suggests the nearest existing key.
  */
-import { parse as parseYaml } from 'yaml';
+import { parseYamlValue } from './yaml-source.js';
 import { didYouMean } from '../suggest.js';
 import { ConfigError, joinPath, type Issue, type Position } from './issues.js';
 import { isMapValue, type LoadedConfig } from './load.js';
@@ -34,7 +34,7 @@ export function parseOverride(text: string): Override {
   const pathText = text.slice(add ? 1 : 0, eq);
   let value: unknown;
   try {
-    value = parseYaml(text.slice(eq + 1));
+    value = parseYamlValue(text.slice(eq + 1));
   } catch (err) {
     return fail(`the value is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYamlValue } from '../../../framework/config/yaml-source.js';
 import { resolveApp } from '../../experiment.js';
 import { ConfigError, type Issue } from '../../../framework/config/issues.js';
 import { XpError } from '../../../framework/errors.js';
@@ -37,7 +37,7 @@ export interface SweepOptions {
 export async function sweep(file: string, opts: SweepOptions): Promise<void> {
   const base = await resolveApp(file, opts);
   const spec = (base.value.sweep ?? {}) as SweepSpec & { name?: string; parallel?: number };
-  const grid = { ...spec.grid, ...Object.fromEntries((opts.grid ?? []).map((g) => parseGridArgument(g, (v) => parseYaml(v) as Value))) };
+  const grid = { ...spec.grid, ...Object.fromEntries((opts.grid ?? []).map((g) => parseGridArgument(g, (v) => parseYamlValue(v) as Value))) };
   const trials = expandTrials({ ...spec, grid });
   // Like Hydra's basic sweeper: every trial must compose before the first one runs.
   await validateTrials(file, opts, trials);
