@@ -121,6 +121,12 @@ test('kill -9 at random steps, then --resume until done: every step recorded onc
     await new Promise((resolve) => child.once('exit', resolve));
     resumedFrom = checkpointStep(dir);
     kills.push(`after checkpoint ${resumedFrom}`);
+    if (kill === 0) {
+      // run.json still says running; with its writer dead, xp runs says what happened.
+      assert.is(runInfo(dir).status, 'running');
+      const listed = xp(['runs', runs]).stdout;
+      assert.match(listed, new RegExp(`^${path.relative(runs, dir)}\\s+crashed\\s`, 'm'), listed);
+    }
     child = start(['run', '--resume', dir]);
   }
   const last = await exited(child);

@@ -2,6 +2,8 @@
 
 /** As in framework/run/run-folder.ts, which the page cannot import (it reads files). */
 export type RunStatus = 'running' | 'completed' | 'failed' | 'interrupted';
+/** run.json's status, or crashed where it says running and no live process holds the run's lock. */
+export type ObservedStatus = RunStatus | 'crashed';
 
 export interface RunSummary {
   /** The run folder's path below RUNS_DIR, '/'-separated: how every request names it. */
@@ -11,7 +13,7 @@ export interface RunSummary {
   /** Why the run cannot be shown (a malformed run.json or event file); the rest is then absent. */
   unreadable?: string;
   experiment?: string;
-  status?: RunStatus;
+  status?: ObservedStatus;
   backend?: string;
   steps?: number;
   lastLoss?: number;
@@ -81,7 +83,7 @@ export interface SweepTrial {
   params: Record<string, unknown>;
   /** The trial's run, once its folder exists. */
   run?: string;
-  status?: RunStatus;
+  status?: ObservedStatus;
   steps?: number;
   /** The last value of each scalar tag. */
   metrics: Record<string, number>;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { EventFileTail, eventFiles, type EventVisitor, type ImageRef } from '../../framework/records/tensorboard/reader.js';
 import { ScalarSeries } from '../../framework/records/tensorboard/scalar-series.js';
 import { csvCell, float32Text } from '../../framework/records/csv.js';
-import type { RunInfo } from '../../framework/run/run-folder.js';
+import { observedStatus, type RunInfo } from '../../framework/run/run-folder.js';
 import type { ImageEntry, RunDetail, RunStatus, RunSummary, ScalarCurve } from './api.js';
 import { keptIndices, smooth } from './downsample.js';
 import { readDir, readSmallFile } from './folders.js';
@@ -62,9 +62,11 @@ export class RunData {
     readonly dir: string,
   ) {}
 
-  /** Changes with run.json and with the size of any event file. */
+  /** Changes with run.json, with the size of any event file, and when a running run's writer dies. */
   version(): string {
-    return [path.join(this.dir, 'run.json'), ...eventFiles(this.dir)].map(fileStamp).join(',');
+    const stamps = [path.join(this.dir, 'run.json'), ...eventFiles(this.dir)].map(fileStamp);
+    const info = this.readInfo();
+    return [...stamps, info ? observedStatus(this.dir, info) : ''].join(',');
   }
 
   summary(): RunSummary {
@@ -78,7 +80,7 @@ export class RunData {
       id: this.id,
       version,
       experiment: info.experiment,
-      status: info.status,
+      status: observedStatus(this.dir, info),
       backend: info.backend,
       steps: Math.max(info.steps, this.events?.lastStep ?? 0),
       lastLoss: info.lastLoss,

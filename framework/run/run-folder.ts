@@ -173,6 +173,17 @@ export class RunFolder {
   }
 }
 
+/**
+ * A run's status as seen from outside: run.json's, except that a run whose run.json says
+ * running while no live process holds its lock is `crashed` (a kill -9, an OOM kill, a lost
+ * machine: nothing was left to write the final status). `xp run --resume` continues it.
+ */
+export type ObservedStatus = RunStatus | 'crashed';
+
+export function observedStatus(dir: string, info: Pick<RunInfo, 'status'>): ObservedStatus {
+  return info.status === 'running' && !RunLock.liveHolder(dir) ? 'crashed' : info.status;
+}
+
 /** A folder's run.json, checked: an XpError naming the file when it is missing or not a run record. */
 export function readRunInfo(dir: string): RunInfo {
   const file = path.join(dir, RUN_FILE);

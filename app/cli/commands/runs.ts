@@ -1,7 +1,10 @@
-/** `xp runs [DIR]`: every run folder under DIR (default ./runs) with its status, steps and last loss. */
+/**
+ * `xp runs [DIR]`: every run folder under DIR (default ./runs) with its status, steps and last loss;
+ * a run whose writer died without a word is listed as crashed.
+ */
 import path from 'node:path';
 import { XpError } from '../../../framework/errors.js';
-import { readRunInfo, runFoldersBelow, type RunInfo } from '../../../framework/run/run-folder.js';
+import { observedStatus, readRunInfo, runFoldersBelow, type RunInfo } from '../../../framework/run/run-folder.js';
 
 export function runs(dir: string | undefined): void {
   const root = dir ?? process.env.XP_RUNS_DIR ?? 'runs';
@@ -27,7 +30,7 @@ function row(root: string, runDir: string): string[] {
   }
   return [
     name,
-    info.status,
+    observedStatus(runDir, info),
     String(info.steps),
     typeof info.lastLoss === 'number' ? info.lastLoss.toFixed(4) : '-',
     String(info.backend ?? '-'),
