@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nativeKernelsUnavailable } from '../framework/kernels/native/onednn-kernels.js';
 import { repoRoot, xp, xpInBackground } from './support/cli.js';
 import { component, Type } from '../framework/registry/index.js';
 import { schemaText } from '../framework/config/schema.js';
@@ -95,6 +96,7 @@ test('a short quick-start run leaves a complete run folder; xp sample and xp run
   const dir = path.join(runsDir, 'quickstart', stamp);
   const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
   assert.equal([info.status, info.steps, info.backend, info.experiment], ['completed', 3, 'wasm', 'quickstart']);
+  assert.match(info.kernels, nativeKernelsUnavailable() ? /^wasm \(XNNPACK\)$/ : /^native \(oneDNN \d+\.\d+/);
   assert.ok(fs.existsSync(path.join(dir, 'config.yaml')));
   assert.equal(fs.readdirSync(path.join(dir, 'samples')), ['Training_FinalEMASamplesDDPM-step3.png']);
   assert.equal(fs.readdirSync(path.join(dir, 'checkpoints')), ['step-00000003']);

@@ -32,6 +32,11 @@ export interface RunInfo {
   backend: string;
   /** The WebGPU adapter the run (or its latest resumption) used, on the webgpu backend. */
   adapter?: string;
+  /**
+   * On the wasm backend, what ran the convolutions and matrix products in the run (or its latest
+   * resumption): `native (oneDNN ...)` or `wasm (XNNPACK)`. Speeds differ by 2-10x between them.
+   */
+  kernels?: string;
   versions: { xp: string; tfjs: string; node: string };
   gitCommit?: string;
   seed: number;

@@ -9,6 +9,7 @@ import { requestedBackend, selectBackend } from '../../../framework/backend.js';
 import type { Container } from 'inversify';
 import { buildTrainer } from '../../../framework/container/build.js';
 import { describeAdapter } from '../../../framework/webgpu.js';
+import { nativeKernelStatus } from '../../../framework/kernels/native/onednn-kernels.js';
 import { TOKENS } from '../../../framework/container/tokens.js';
 import type { CheckpointSink, FitResult, Trainable, Trainer } from '../../../framework/interfaces.js';
 import { assembleApp, resolveApp } from '../../experiment.js';
@@ -126,8 +127,9 @@ async function train(folder: RunFolder, { config, backend, adapter, container, r
   let writer: SummaryWriter | undefined;
   let recorder: RunRecorder | undefined;
   try {
-    folder.update({ status: 'running', backend, adapter, endedAt: undefined, error: undefined });
-    console.error(`run folder: ${folder.dir}  (backend ${backend}${adapter ? `, adapter ${adapter}` : ''})`);
+    const kernels = kernelsOf(backend);
+    folder.update({ status: 'running', backend, adapter, kernels, endedAt: undefined, error: undefined });
+    console.error(`run folder: ${folder.dir}  (backend ${backend}${adapter ? `, adapter ${adapter}` : ''}${kernels ? `, kernels ${kernels}` : ''})`);
     // The steps after the checkpoint are recorded again; a run starting over records everything again.
     folder.trimRecordsAfter(resumeFrom ? startStep : -1);
     writer = new SummaryWriter(folder.dir, { mayWrite: () => folder.mayWrite() });
@@ -208,6 +210,13 @@ function stoppedBeforeStart(stop: StopSignal): void {
 function stopWriting(by: Parameters<NonNullable<LockOptions['onLost']>>[0]): never {
   console.error(`xp: another process${by ? ` (${describeHolder(by)})` : ''} took this run folder over; stopping without writing more`);
   process.exit(TAKEN_OVER_EXIT);
+}
+
+/** On the wasm backend, what runs convolutions and matrix products: oneDNN where its kernels are registered. */
+function kernelsOf(backend: string): string | undefined {
+  if (backend !== 'wasm') return undefined;
+  const native = nativeKernelStatus();
+  return native.active ? `native (${native.library})` : 'wasm (XNNPACK)';
 }
 
 /** The adapter a WebGPU backend runs on, in words. */

@@ -95,13 +95,15 @@ export interface NativeKernelStatus {
   active: boolean;
   /** oneDNN's version and threads, or why the native kernels are not in use and how to get them. */
   detail: string;
+  /** oneDNN's version, while active. */
+  library?: string;
 }
 
 /** Whether the native kernels run, and if not why not, in one line for `xp doctor`. */
 export function nativeKernelStatus(): NativeKernelStatus {
   if (displaced.size > 0) {
     const { addon } = loadAddon() as { addon: OneDnnAddon };
-    return { active: true, detail: `${addon.version()}, ${addon.threads()} thread(s) (${addonFile()})` };
+    return { active: true, detail: `${addon.version()}, ${addon.threads()} thread(s) (${addonFile()})`, library: addon.version() };
   }
   return { active: false, detail: nativeKernelsUnavailable() ?? 'built but not registered (the backend is not wasm)' };
 }
