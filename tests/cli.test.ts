@@ -86,7 +86,7 @@ test('a corrupt idx file is a one-line error, not a stack trace', () => {
 });
 
 test('a short quick-start run leaves a complete run folder; xp sample and xp runs read it', () => {
-  // The final grid keeps its 511-step DDPM sampler, for 2 images instead of 36.
+  // The final grid (20-step DPM-Solver++), of 2 images instead of 36.
   const run = xp([
     'run', 'experiments/quickstart.yaml', '--set', 'trainer.max_steps=3', '--set', 'dataset.batch_size=8',
     '--set', 'callbacks.final_samples.n=2', '--runs-dir', runsDir,
@@ -98,12 +98,12 @@ test('a short quick-start run leaves a complete run folder; xp sample and xp run
   assert.equal([info.status, info.steps, info.backend, info.experiment], ['completed', 3, 'wasm', 'quickstart']);
   assert.match(info.kernels, nativeKernelsUnavailable() ? /^wasm \(XNNPACK\)$/ : /^native \(oneDNN \d+\.\d+/);
   assert.ok(fs.existsSync(path.join(dir, 'config.yaml')));
-  assert.equal(fs.readdirSync(path.join(dir, 'samples')), ['Training_FinalEMASamplesDDPM-step3.png']);
+  assert.equal(fs.readdirSync(path.join(dir, 'samples')), ['Training_FinalEMASamples-step3.png']);
   assert.equal(fs.readdirSync(path.join(dir, 'checkpoints')), ['step-00000003']);
   const events = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'));
   assert.is(events.length, 1);
   const bytes = fs.readFileSync(path.join(dir, events[0])).toString('latin1');
-  for (const tag of ['Training/MSE', 'Training/FinalEMASamplesDDPM', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
+  for (const tag of ['Training/MSE', 'Training/FinalEMASamples', 'config', '_hparams_/session_start_info', '_hparams_/session_end_info']) {
     assert.ok(bytes.includes(tag), `the event file holds ${tag}`);
   }
 

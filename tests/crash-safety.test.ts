@@ -195,8 +195,12 @@ test('weights that turn infinite fail the run with the first error in run.json; 
   assert.is(good.code, 0, good.stderr);
   const dir = runOf(runs);
   fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ ...runInfo(dir), status: 'interrupted' }));
-  // 1e39 overflows float32: the first update makes every weight infinite while the loss before it is finite.
-  const poisoned = xp(['run', '--resume', dir, '--set', 'trainer.max_steps=6', '--set', 'optimizer.lr=1e39', '--set', 'callbacks.checkpoints.every_steps=1']);
+  // 1e39 overflows float32 (at the full rate: no warm-up): the first update makes every weight
+  // infinite while the loss before it is finite.
+  const poisoned = xp([
+    'run', '--resume', dir, '--set', 'trainer.max_steps=6', '--set', 'optimizer.lr=1e39', '--set', 'lr_schedule.warmup_steps=0',
+    '--set', 'callbacks.checkpoints.every_steps=1',
+  ]);
   assert.is(poisoned.code, 1);
   const lines = poisoned.stderr.trim().split('\n').filter((l) => l.startsWith('xp: '));
   assert.equal(lines.length, 1, poisoned.stderr);

@@ -289,17 +289,23 @@ test('event file name and the file_version header', () => {
   assert.ok(Math.abs(events[0].wallTime! - Date.now() / 1000) < 60);
 });
 
-test('scalars round-trip as simple_value with their steps', () => {
+test('scalars round-trip as simple_value with their steps; beyond float32 they are infinite, NaN stays NaN', () => {
   const writer = new SummaryWriter(tempDir());
   writer.scalar('loss/train', 0.25, 1);
   writer.scalar('loss/train', 0.1, 2);
   writer.scalar('lr', 1e-4, 2);
+  writer.scalar('lr', 1e39, 3);
+  writer.scalar('loss/train', -1e39, 3);
+  writer.scalar('loss/train', NaN, 4);
   writer.close();
   const decoded = bodyEvents(writer.file).map((e) => ({ step: e.step, ...onlyValue(e) }));
   assert.equal(decoded, [
     { step: 1, tag: 'loss/train', simpleValue: Math.fround(0.25) },
     { step: 2, tag: 'loss/train', simpleValue: Math.fround(0.1) },
     { step: 2, tag: 'lr', simpleValue: Math.fround(1e-4) },
+    { step: 3, tag: 'lr', simpleValue: Infinity },
+    { step: 3, tag: 'loss/train', simpleValue: -Infinity },
+    { step: 4, tag: 'loss/train', simpleValue: NaN },
   ]);
 });
 

@@ -107,11 +107,20 @@ function writeSummary(w: BinaryWriter, values: SummaryValue[]): void {
 
 function writeSummaryValue(w: BinaryWriter, value: SummaryValue): void {
   writeStringField(w, 1, value.tag);
-  if ('simpleValue' in value) w.tag(2, WireType.Bit32).float(value.simpleValue);
+  if ('simpleValue' in value) w.tag(2, WireType.Bit32).float(toFloat32(value.simpleValue));
   else if ('histo' in value) writeMessageField(w, 5, (h) => writeHistogram(h, value.histo));
   else writeMessageField(w, 8, (t) => writeTensor(t, value.tensor));
   const metadata = value.metadata;
   if (metadata) writeMessageField(w, 9, (m) => writeSummaryMetadata(m, metadata));
+}
+
+/**
+ * A float field holds 32 bits: a value beyond float32's range (a learning rate of 1e39, a
+ * diverged loss) is recorded as the infinity it rounds to, as TensorBoard's own writers do,
+ * where the protobuf library would refuse it and end the run.
+ */
+function toFloat32(value: number): number {
+  return Math.fround(value);
 }
 
 function writeSummaryMetadata(w: BinaryWriter, metadata: SummaryMetadata): void {
@@ -128,7 +137,7 @@ function writeTensor(w: BinaryWriter, tensor: TensorProto): void {
     for (const size of tensor.shape) writeMessageField(shape, 2, (dim) => writeVarintField(dim, 1, size));
   });
   const floats = tensor.floatVal ?? [];
-  if (floats.length) writeMessageField(w, 5, (packed) => floats.forEach((f) => packed.float(f)));
+  if (floats.length) writeMessageField(w, 5, (packed) => floats.forEach((f) => packed.float(toFloat32(f))));
   for (const s of tensor.stringVal ?? []) writeBytesField(w, 8, s);
 }
 
