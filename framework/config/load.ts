@@ -163,7 +163,8 @@ function asList(v: unknown): unknown[] {
 function mergeValue(base: unknown, over: unknown, at: string, replaced: Set<string>): unknown {
   if (isMapValue(base) && isMapValue(over) && !changesComponentType(base, over)) {
     const out: ConfigMap = { ...base };
-    for (const [key, value] of Object.entries(over)) out[key] = mergeValue(base[key], value, joinPath(at, key), replaced);
+    // A key new to base replaces nothing: no path to build or remember (40,000 of them in a large file).
+    for (const [key, value] of Object.entries(over)) out[key] = base[key] === undefined ? value : mergeValue(base[key], value, joinPath(at, key), replaced);
     return out;
   }
   replaced.add(at);
@@ -176,13 +177,12 @@ function changesComponentType(base: ConfigMap, over: ConfigMap): boolean {
 
 /**
  * The merged positions: over's wherever it wrote a value; base's elsewhere, except under a
- * subtree over replaced. One pass over each map, so a large file merges in linear time.
+ * subtree over replaced. Written into over's map, which its file's loading hands over, so a
+ * large child costs one pass over its parent's positions, not a copy of its own.
  */
 function mergeSources(base: Sources, over: Sources, replaced: Set<string>): Sources {
-  const sources: Sources = new Map();
-  for (const [p, pos] of base) if (!underAny(p, replaced)) sources.set(p, pos);
-  for (const [p, pos] of over) sources.set(p, pos);
-  return sources;
+  for (const [p, pos] of base) if (!over.has(p) && !underAny(p, replaced)) over.set(p, pos);
+  return over;
 }
 
 /** Whether `p` is one of `prefixes` or lies below one of them. */
