@@ -12,6 +12,8 @@ import type { Recorder, Trainer } from '../framework/interfaces.js';
 import { assembleApp, resolveApp } from '../app/experiment.js';
 import { backendReady } from './setup.js';
 import { registerNativeKernels, unregisterNativeKernels } from '../framework/kernels/native/onednn-kernels.js';
+import { autoThreads } from '../framework/training/runner.js';
+import type { SummaryRow } from '../framework/interfaces.js';
 
 const BEFORE_THE_REDESIGN: Record<number, number[]> = {
   1: [
@@ -67,5 +69,14 @@ for (const threads of [1, 2]) {
     }
   });
 }
+
+test("threads: auto: workers for a small model on native kernels, one thread for a large one, one per core on plain wasm", async () => {
+  await backendReady;
+  const model = (gflops: number) => ({ summary: (): SummaryRow[] => [{ stage: 's', block: 'b', outShape: [1, 1, 1], params: 0, flops: gflops * 1e9 }] });
+  // On wasm, CI's backend (tests/setup.ts); native is the argument, not this process's kernels.
+  assert.is(autoThreads(model(0.05), 4, true), 4, "the quick start's size");
+  assert.is(autoThreads(model(10), 4, true), 1, "the paper's size");
+  assert.is(autoThreads(model(10), 4, false), 4, 'wasm kernels use one core per thread');
+});
 
 test.run();

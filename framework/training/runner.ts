@@ -202,17 +202,14 @@ export class Runner implements Trainer {
   }
 
   /**
-   * Worker threads as asked. 'auto': one per core on the single-threaded wasm and cpu backends,
-   * except where the native kernels run under wasm: oneDNN then uses every core within each
-   * call, which measured faster than worker threads in all six comparisons (docs/performance.md).
-   * Asked-for threads on native kernels share the cores between them.
+   * Worker threads as asked, or 'auto' (autoThreads). Asked-for threads on native kernels share
+   * the cores between them.
    */
   private async gradientComputer(examples: number): Promise<GradientComputer> {
     const setting = this.params.threads;
     const cores = os.availableParallelism();
     const native = nativeKernelStatus().active;
-    const singleThreaded = ['wasm', 'cpu'].includes(tf.getBackend()) && !native;
-    const threads = Math.min(setting === 'auto' ? (singleThreaded ? cores : 1) : setting, this.dataset.size);
+    const threads = Math.min(setting === 'auto' ? autoThreads(this.model, cores, native) : setting, this.dataset.size);
     if (native) setNativeThreads(Math.max(1, Math.floor(cores / threads)));
     const setup = { modules: this.registry.modules, experiment: this.experiment, examplesPerPass: examples };
     return startGradients(this.model, this.objective, setup, threads);
@@ -255,4 +252,26 @@ function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTe
     const scale = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
     return Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.mul(g, scale)]));
   });
+}
+
+/**
+ * Below this many forward FLOPs per example, worker threads beat oneDNN's threads on the native
+ * kernels: a small model's convolutions are too small for oneDNN to split (one thread per 20
+ * MFLOP of a call), so two engines each running half the batch use the cores better. Measured
+ * on 2 cores, idle (docs/performance.md, "Which threads"): the quick start's 0.05 GFLOP model
+ * trains 1.1x (batch 16), 1.6x (64) and 1.5x (32, whole runs) faster on worker threads; the
+ * paper's 10 GFLOP model 1.7x faster on one xp thread with oneDNN on both cores.
+ */
+const NATIVE_WORKERS_BELOW_FLOPS = 1e9;
+
+/**
+ * 'auto': one worker thread per core on the single-threaded wasm and cpu backends, and on native
+ * kernels for a small model; one thread where the backend or oneDNN spreads each call over the
+ * cores itself.
+ */
+export function autoThreads(model: Pick<Trainable, 'summary'>, cores: number, native: boolean): number {
+  if (!['wasm', 'cpu'].includes(tf.getBackend())) return 1;
+  if (!native) return cores;
+  const flopsPerExample = model.summary().reduce((sum, row) => sum + row.flops, 0);
+  return flopsPerExample < NATIVE_WORKERS_BELOW_FLOPS ? cores : 1;
 }

@@ -24,7 +24,8 @@ export const TrainerParams = Type.Object(
       default: 'auto',
       description:
         'Threads that share each batch (data parallel, gradients summed in a fixed order). ' +
-        "'auto': one per core on the wasm and cpu backends, which use one core per thread; 1 elsewhere",
+        "'auto': one per core on the wasm and cpu backends, which use one core per thread (with the native " +
+        'kernels, only for models under 1 GFLOP per example; a larger one runs on one thread with oneDNN on every core); 1 elsewhere',
     }),
     micro_batch: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
       default: 'auto',
