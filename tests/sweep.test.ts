@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expandTrials, trialOverrides } from '../app/sweep/trials.js';
 import { summarize } from '../app/sweep/summary.js';
-import type { TrialOutcome } from '../app/sweep/launcher.js';
+import { threadsPerTrial, type TrialOutcome } from '../app/sweep/launcher.js';
 import { spawn } from 'node:child_process';
 import { repoRoot, xp, xpBin } from './support/cli.js';
 
@@ -31,6 +31,12 @@ test('a grid is the cartesian product of its axes, then explicit trials, then ra
   assert.equal(expandTrials({ random: { seed: 3, count: 2, params: { x: [1, 2, 3] } } }), expandTrials({ random: { seed: 3, count: 2, params: { x: [1, 2, 3] } } }));
 });
 
+test('trials share the cores when several run at once; one alone keeps its own threads setting', () => {
+  assert.is(threadsPerTrial(1), undefined);
+  assert.is(threadsPerTrial(2), Math.max(1, Math.floor(os.cpus().length / 2)));
+  assert.is(threadsPerTrial(os.cpus().length * 4), 1);
+});
+
 test('xp sweep runs every trial as an ordinary run, summarizes them, and --resume skips completed trials', () => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-sweep-'));
   try {
@@ -48,7 +54,9 @@ test('xp sweep runs every trial as an ordinary run, summarizes them, and --resum
     for (const [i, dir] of trialDirs.entries()) {
       const info = JSON.parse(fs.readFileSync(path.join(sweepDir, dir, 'run.json'), 'utf8'));
       assert.equal([info.status, info.steps], ['completed', 2]);
-      assert.match(fs.readFileSync(path.join(sweepDir, dir, 'config.yaml'), 'utf8'), `beta: ${[0.9, 0.99][i]}`);
+      const config = fs.readFileSync(path.join(sweepDir, dir, 'config.yaml'), 'utf8');
+      assert.match(config, `beta: ${[0.9, 0.99][i]}`);
+      assert.match(config, `threads: ${threadsPerTrial(2)}`, 'two trials at once share the cores');
     }
     const csv = fs.readFileSync(path.join(sweepDir, 'summary.csv'), 'utf8').trim().split('\n');
     assert.is(csv[0], 'trial,callbacks.ema.beta,status,steps,Training/MSE,Training/EMA_MSE');

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../framework/paths.js';
 import { ALLOW_OUTSIDE_PROJECT } from '../../framework/config/load.js';
@@ -25,11 +26,21 @@ export interface TrialTask {
   /** The sweep's experiment.yaml. */
   experiment: string;
   sweepDir: string;
-  threadsPerTrial: number;
+  /** Worker threads each trial gets where trials share the cores; undefined: its own setting (`auto`). */
+  threadsPerTrial?: number;
   /** Seconds a trial's run folder stays locked after its process stops renewing (the queue's lock time). */
   leaseSeconds?: number;
   /** Let the trial's experiment import modules outside its project (the user's own local sweep). */
   allowOutsideProject: boolean;
+}
+
+/**
+ * Threads for each of `parallel` trials running at once on this machine: the cores shared out
+ * where several run; none where one has the machine, so its experiment's own setting stands
+ * (`threads: auto` picks worker threads or oneDNN's by the model's size).
+ */
+export function threadsPerTrial(parallel: number): number | undefined {
+  return parallel > 1 ? Math.max(1, Math.floor(os.cpus().length / parallel)) : undefined;
 }
 
 export interface LaunchOptions extends TrialTask {
@@ -116,7 +127,8 @@ export async function runTrial(
     return { trial, dir, status: 'skipped', info: before };
   }
   const resuming = fs.existsSync(path.join(dir, 'run.json'));
-  const common = ['--set', `trainer.threads=${options.threadsPerTrial}`, '--lease-seconds', String(options.leaseSeconds ?? 30)];
+  const threads = options.threadsPerTrial === undefined ? [] : ['--set', `trainer.threads=${options.threadsPerTrial}`];
+  const common = [...threads, '--lease-seconds', String(options.leaseSeconds ?? 30)];
   const args = resuming
     ? ['run', '--resume', dir, ...common]
     : ['run', options.experiment, '--run-dir', dir, ...trialOverrides(trial).flatMap((o) => ['--set', o]), ...common];

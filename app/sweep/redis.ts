@@ -16,7 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { XpError } from '../../framework/errors.js';
 import { isInside, loadExperiment } from '../../framework/config/load.js';
-import { runTrial, trialDir, type TrialOutcome } from './launcher.js';
+import { runTrial, threadsPerTrial, trialDir, type TrialOutcome } from './launcher.js';
 import { readSweepFiles, type SweepFiles } from './sweep-files.js';
 import type { Trial } from './trials.js';
 
@@ -188,7 +188,6 @@ export async function runWorker(url: string, options: WorkerOptions): Promise<vo
   };
   const id = `${os.hostname()}:${process.pid}`;
   const runsRoot = path.resolve(options.runsRoot);
-  const threadsPerTrial = Math.max(1, Math.floor(os.cpus().length / options.concurrency));
   const worker = new Worker<TrialJob, TrialJobResult>(
     QUEUE,
     async (job: Job<TrialJob>) => {
@@ -196,7 +195,7 @@ export async function runWorker(url: string, options: WorkerOptions): Promise<vo
       const children = new Set<ChildProcess>();
       byJob.set(job.id!, children);
       try {
-        const task = { experiment: sweep.experiment, sweepDir: sweep.dir, threadsPerTrial, leaseSeconds: options.lockSeconds, allowOutsideProject: options.allowImports };
+        const task = { experiment: sweep.experiment, sweepDir: sweep.dir, threadsPerTrial: threadsPerTrial(options.concurrency), leaseSeconds: options.lockSeconds, allowOutsideProject: options.allowImports };
         const outcome = await runTrial(trial, { ...task, onEvent: options.onEvent }, children);
         if (outcome.status !== 'completed' && outcome.status !== 'skipped') {
           throw new Error(`${trial.name} ended ${outcome.status}; see ${trial.name}.log in ${sweep.dir}`);

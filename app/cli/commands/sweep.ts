@@ -13,7 +13,7 @@ import { gpuVisible } from '../../../framework/backend.js';
 import { hparamsExperiment } from '../../../framework/records/tensorboard/writer.js';
 import { timestamp } from '../../../framework/run/run-folder.js';
 import { expandTrials, parseGridArgument, trialOverrides, type SweepSpec, type Trial, type Value } from '../../sweep/trials.js';
-import { launchTrials, readRunInfo, trialDir, type TrialOutcome } from '../../sweep/launcher.js';
+import { launchTrials, readRunInfo, threadsPerTrial, trialDir, type TrialOutcome } from '../../sweep/launcher.js';
 import { QUEUE_SECRET, enqueueTrials, runWorker, waitForTrials } from '../../sweep/redis.js';
 import { readSweepFiles, writeSweepFiles } from '../../sweep/sweep-files.js';
 import { summarize } from '../../sweep/summary.js';
@@ -66,9 +66,8 @@ export async function sweep(file: string, opts: SweepOptions): Promise<void> {
   }
   const parallel = opts.parallel ?? spec.parallel ?? (gpuVisible() ? 1 : os.cpus().length);
   console.error(`sweep: ${trials.length} trials in ${sweepDir}, ${parallel} at a time`);
-  const threadsPerTrial = Math.max(1, Math.floor(os.cpus().length / parallel));
   // The user's own sweep: its experiment was loaded under their rules already, imports included.
-  const task = { experiment: files.experiment, sweepDir, threadsPerTrial, allowOutsideProject: true };
+  const task = { experiment: files.experiment, sweepDir, threadsPerTrial: threadsPerTrial(parallel), allowOutsideProject: true };
   const { outcomes, signal } = await launchTrials(trials, { ...task, parallel, onEvent });
   reportOutcomes(outcomes, sweepDir, signal);
 }
