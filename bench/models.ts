@@ -15,7 +15,7 @@ import { TOKENS } from '../framework/container/tokens.js';
 import type { Dataset, Denoiser, NoiseSchedule, Objective, OptimizerFactory, PreparedBatch, Sampler } from '../framework/interfaces.js';
 import { startGradients } from '../framework/training/parallel-gradients.js';
 import { EmaWeights } from '../framework/training/ema-weights.js';
-import { examplesPerPass } from '../framework/training/slices.js';
+import { examplesPerPass, forwardFlopsPerExample } from '../framework/training/slices.js';
 import { Rng } from '../framework/rng.js';
 import { readScalar, readValues } from '../framework/tensors.js';
 import { samplesToBytes } from '../framework/records/samples.js';
@@ -195,7 +195,7 @@ async function measure(c: ModelCase): Promise<Row> {
     outsideModelShare: training.outsideModelShare,
     tensorsBefore,
     tensorsAfter: tf.memory().numTensors,
-    trainFlopPerImage: 3 * model.summary().reduce((sum, stage) => sum + stage.flops, 0),
+    trainFlopPerImage: 3 * forwardFlopsPerExample(model),
   };
   model.dispose();
   return row;

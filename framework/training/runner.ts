@@ -33,7 +33,7 @@ import { nativeKernelStatus, setNativeThreads } from '../kernels/native/onednn-k
 import { Hooks } from './hooks.js';
 import { Progress } from './progress.js';
 import { ModelWeightSets } from './weight-sets.js';
-import { examplesPerPass } from './slices.js';
+import { examplesPerPass, forwardFlopsPerExample, onOneCoreBackend } from './slices.js';
 import { startGradients } from './parallel-gradients.js';
 import type { GradientComputer } from './gradients.js';
 import { captureTrainState, restoreTrainState } from './train-state.js';
@@ -270,8 +270,7 @@ const NATIVE_WORKERS_BELOW_FLOPS = 1e9;
  * cores itself.
  */
 export function autoThreads(model: Pick<Trainable, 'summary'>, cores: number, native: boolean): number {
-  if (!['wasm', 'cpu'].includes(tf.getBackend())) return 1;
+  if (!onOneCoreBackend()) return 1;
   if (!native) return cores;
-  const flopsPerExample = model.summary().reduce((sum, row) => sum + row.flops, 0);
-  return flopsPerExample < NATIVE_WORKERS_BELOW_FLOPS ? cores : 1;
+  return forwardFlopsPerExample(model) < NATIVE_WORKERS_BELOW_FLOPS ? cores : 1;
 }

@@ -17,9 +17,18 @@ const ACTIVATION_BUDGET_BYTES = 2e9;
 /** Examples per pass: the setting, or for 'auto' what fits the wasm or cpu backend's heap (elsewhere: all). */
 export function examplesPerPass(model: Trainable, setting: number | 'auto'): number {
   if (setting !== 'auto') return setting;
-  if (!['wasm', 'cpu'].includes(tf.getBackend())) return Infinity;
-  const flopsPerExample = model.summary().reduce((sum, row) => sum + row.flops, 0);
-  return Math.max(1, Math.floor(ACTIVATION_BUDGET_BYTES / (flopsPerExample * ACTIVATION_BYTES_PER_FLOP)));
+  if (!onOneCoreBackend()) return Infinity;
+  return Math.max(1, Math.floor(ACTIVATION_BUDGET_BYTES / (forwardFlopsPerExample(model) * ACTIVATION_BYTES_PER_FLOP)));
+}
+
+/** Whether the backend is wasm or cpu: one core and one 4 GB heap per engine (worker threads add engines). */
+export function onOneCoreBackend(): boolean {
+  return ['wasm', 'cpu'].includes(tf.getBackend());
+}
+
+/** The model's forward FLOPs per example, from its stages' own counts. */
+export function forwardFlopsPerExample(model: Pick<Trainable, 'summary'>): number {
+  return model.summary().reduce((sum, row) => sum + row.flops, 0);
 }
 
 /** The number of examples in a batch (the first axis of its tensors). */
