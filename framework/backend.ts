@@ -72,6 +72,7 @@ const LOADERS: Record<BackendName, BackendLoader> = {
       native.unregisterNativeKernels();
       const { registerWasmTrainingKernels } = await import('./kernels/wasm-kernels.js');
       registerWasmTrainingKernels();
+      registerFusedKernels('wasm');
       native.registerNativeKernels();
     },
     installHint: 'npm install @tensorflow/tfjs-backend-wasm@4.22.0',

@@ -1,6 +1,6 @@
 /**
- * The native (oneDNN) kernels against tfjs's cpu backend: forward and gradients of convolutions
- * and matrix products on random shapes, that the addon and not a fallback computed them, no
+ * The native (oneDNN) kernels against tfjs's cpu backend: forward and gradients of convolutions,
+ * matrix products, GELU, concatenations and splits on random shapes, that the addon and not a fallback computed them, no
  * leaks, and the wasm path where the addon is absent or switched off. CI builds the addon
  * (.ci/run); elsewhere these tests fail with the one line that builds it.
  */
@@ -14,6 +14,7 @@ import { requestedBackend, selectBackend } from '../framework/backend.js';
 import {
   nativeCallCounts, nativeKernelStatus, registerNativeKernels, setNativeThreads, unregisterNativeKernels,
 } from '../framework/kernels/native/onednn-kernels.js';
+import { gelu } from '../framework/kernels/fused-kernels.js';
 import { xp } from './support/cli.js';
 import { randomHost, toTensor, type Differentiable, type HostTensor } from './support/host-tensors.js';
 import { backendReady } from './setup.js';
@@ -143,6 +144,65 @@ for (const { a, b, transposeA, transposeB, gradients } of PRODUCTS) {
     await checkAgainstCpu(label, (x, y) => tf.matMul(x, y, transposeA, transposeB), [a, b], [tf.BatchMatMul], gradients);
   });
 }
+
+// Value counts from one (below a SIMD vector) to 300,000 (split over two threads), values to ±12.
+for (const shape of [[1], [7], [3, 5, 5, 8], [2, 28, 28, 24], [300_000]]) {
+  test(`GELU of ${shape.join('x')} values and its gradient equal the cpu backend's`, async () => {
+    await checkAgainstCpu(`gelu ${shape.join('x')}`, (x) => gelu(x.mul(4)), [shape], ['XpGelu', 'XpGeluGrad']);
+  });
+}
+
+// Concatenations along every axis (the gradient is a split, so SplitV is checked too), odd
+// sizes, a batch of one, and the UNet's skip joins (28x28, 8 + 16 channels).
+const CONCATS: { shapes: number[][]; axis: number }[] = [
+  { shapes: [[3, 5], [3, 2]], axis: 1 },
+  { shapes: [[3, 5], [1, 5], [2, 5]], axis: 0 },
+  { shapes: [[1, 4, 3, 2], [1, 4, 5, 2]], axis: 2 },
+  { shapes: [[2, 3, 3, 7], [2, 3, 3, 1], [2, 3, 3, 4]], axis: -1 },
+  { shapes: [[4, 28, 28, 8], [4, 28, 28, 16]], axis: 3 },
+];
+
+for (const { shapes, axis } of CONCATS) {
+  const label = `concat of ${shapes.map((s) => s.join('x')).join(', ')} along axis ${axis}`;
+  test(`${label} and its gradient (a split) equal the cpu backend's`, async () => {
+    await checkAgainstCpu(label, (...xs) => tf.concat(xs, axis), shapes, [tf.Concat, tf.SplitV]);
+  });
+}
+
+const SPLITS: { shape: number[]; sizes: number[]; axis: number }[] = [
+  { shape: [6, 4], sizes: [1, -1, 2], axis: 0 },
+  { shape: [2, 7, 5], sizes: [3, 4], axis: 1 },
+  { shape: [2, 4, 4, 9], sizes: [2, 3, -1], axis: -1 },
+  { shape: [5, 49, 192], sizes: [64, 64, 64], axis: 2 },
+];
+
+for (const { shape, sizes, axis } of SPLITS) {
+  const label = `split of ${shape.join('x')} into ${sizes.join(', ')} along axis ${axis}`;
+  test(`${label} and its gradient equal the cpu backend's`, async () => {
+    // The pieces rejoined in another order and scaled, so each one's place and value show.
+    const f: Differentiable = (x) => {
+      const pieces = tf.split(x, sizes, axis);
+      return tf.concat(pieces.reverse().map((p, i) => p.mul(i + 1)), axis);
+    };
+    await checkAgainstCpu(label, f, [shape], [tf.SplitV, tf.Concat]);
+  });
+}
+
+test('int32 tensors are concatenated and split natively too, exactly', async () => {
+  const a = Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50);
+  const b = Int32Array.from({ length: 8 }, (_, i) => 1000 + i);
+  const f = () => tf.tidy(() => {
+    const joined = tf.concat([tf.tensor(a, [4, 3, 2], 'int32'), tf.tensor(b, [4, 1, 2], 'int32')], 1);
+    return tf.split(joined, [1, 3], 1).map((piece) => Array.from(piece.dataSync()));
+  });
+  const before = [tf.Concat, tf.SplitV].map(calls);
+  const native = f();
+  [tf.Concat, tf.SplitV].forEach((kernel, i) => assert.ok(calls(kernel) > before[i], `${kernel} went to the fallback`));
+  await tf.setBackend('cpu');
+  const cpu = f();
+  await tf.setBackend('wasm');
+  assert.equal(native, cpu);
+});
 
 test('calls the addon does not take (empty tensors) go to the wasm kernels', () => {
   const before = [tf.BatchMatMul, tf.Conv2D].map(calls);

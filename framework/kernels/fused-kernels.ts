@@ -16,8 +16,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { heapOffset, simdKernelsOf, type SimdKernels } from './simd/index.js';
 
-const GELU = 'XpGelu';
-const GELU_GRAD = 'XpGeluGrad';
+export const GELU = 'XpGelu';
+export const GELU_GRAD = 'XpGeluGrad';
 const NORMALIZE = 'XpNormalize';
 const NORMALIZE_GRAD = 'XpNormalizeGrad';
 const ADAM = 'XpAdam';

@@ -32,12 +32,17 @@ function wasmKernelLines(): string[] {
     ? `native: ${native.detail}`
     : `wasm: XNNPACK forward; dx and dW as XNNPACK forward convolutions (xp's wasm kernels). Native kernels not used: ${native.detail}`;
   const products = native.active ? `native: ${native.detail}` : 'wasm: XNNPACK, small batched products in xp\'s SIMD loop';
-  const simd = simdKernelsOf(tf.backend() as BackendWasm)
-    ? SIMD_KERNELS_FILE
+  const simdBuilt = simdKernelsOf(tf.backend() as BackendWasm) !== undefined;
+  const gelu = native.active ? 'native: oneDNN gelu_erf' : simdBuilt ? 'wasm: xp\'s SIMD loop' : 'wasm: a JavaScript loop';
+  const copies = native.active ? 'native: row copies' : 'wasm (tfjs-backend-wasm)';
+  const simd = simdBuilt
+    ? `${SIMD_KERNELS_FILE} (normalization, Adam, EMA${native.active ? '' : ', GELU'})`
     : 'not built (npm run build:simd); GELU, normalization, Adam and EMA run as slower JavaScript loops';
   return [
     `convolutions: ${convolutions}`,
     `matmul:       ${products}`,
+    `gelu:         ${gelu}`,
+    `concat/split: ${copies}`,
     `wasm SIMD:    ${simd}`,
     'other ops:    wasm (tfjs-backend-wasm)',
   ];

@@ -1,12 +1,16 @@
 /**
- * Native convolution and matrix-product kernels for the tfjs wasm backend: oneDNN (the library
- * PyTorch's CPU convolutions run on) through a small N-API addon, onednn.cc, working in place
- * on the wasm heap. tfjs stays the engine; only Conv2D, Conv2DBackpropInput,
- * Conv2DBackpropFilter and BatchMatMul change hands.
+ * Native kernels for the tfjs wasm backend: oneDNN (the library PyTorch's CPU convolutions run
+ * on) through a small N-API addon, onednn.cc, working in place on the wasm heap. tfjs stays the
+ * engine; only Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul, xp's GELU and
+ * its gradient, Concat and SplitV change hands.
  *
- * Why: wasm runs these on 128-bit SIMD without FMA (XNNPACK, 13-25 GFLOP/s here) while oneDNN
- * uses AVX2/AVX-512 FMA, 4-10x faster on the UNets' shapes (docs/performance.md), and three
- * quarters of a training step is convolution.
+ * Why: wasm runs convolutions on 128-bit SIMD without FMA (XNNPACK, 13-25 GFLOP/s here) while
+ * oneDNN uses AVX2/AVX-512 FMA, 4-10x faster on the UNets' shapes (docs/performance.md), and
+ * three quarters of a training step was convolution. With those native, what was left of a
+ * forward pass at batch 100 was GELU (a third: erf in 128-bit SIMD, one thread) and the
+ * channel concatenations and splits (a seventh: tfjs-backend-wasm copies them in JavaScript,
+ * a few values at a time), which oneDNN's eltwise kernel and plain row copies do many times
+ * faster.
  *
  * The addon is built by `npm run build:native` (npm install tries it too) where g++ and
  * Debian's libdnnl-dev are present. Where it is not built, or XP_NATIVE=off, the wasm kernels
@@ -22,6 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { packageRoot } from '../../paths.js';
 import { heapOffset } from '../simd/index.js';
+import { GELU, GELU_GRAD } from '../fused-kernels.js';
 
 /** What onednn.cc exports; offsets are byte offsets into `heap`. */
 interface OneDnnAddon {
@@ -29,6 +34,9 @@ interface OneDnnAddon {
   conv2dBackpropInput(heap: ArrayBuffer, dy: number, filter: number, dx: number, ...shape: number[]): void;
   conv2dBackpropFilter(heap: ArrayBuffer, x: number, dy: number, dW: number, ...shape: number[]): void;
   batchMatMul(heap: ArrayBuffer, a: number, b: number, c: number, batchA: number, batchB: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
+  gelu(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  geluGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, n: number): void;
+  copyColumns(heap: ArrayBuffer, src: number, srcRowLength: number, srcColumn: number, dst: number, dstRowLength: number, dstColumn: number, rows: number, columns: number): void;
   setThreads(n: number): void;
   threads(): number;
   version(): string;
@@ -252,9 +260,84 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   return c;
 }
 
+function gelu(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const n = tf.util.sizeFromShape(x.shape);
+  if (x.dtype !== 'float32' || n === 0) return fallBack(GELU, args);
+  const backend = args.backend as BackendWasm;
+  const y = backend.makeOutput(x.shape, 'float32');
+  addonFor(GELU).gelu(heapOf(backend), heapOffset(backend, x), heapOffset(backend, y), n);
+  return y;
+}
+
+function geluGrad(args: KernelArgs): tf.TensorInfo {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const n = tf.util.sizeFromShape(x.shape);
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32' || n === 0 || !tf.util.arraysEqual(x.shape, dy.shape)) return fallBack(GELU_GRAD, args);
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  addonFor(GELU_GRAD).geluGrad(heapOf(backend), heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dx), n);
+  return dx;
+}
+
+/** Concatenation and split copy 4-byte values; other dtypes (bool, complex, string) go to tfjs. */
+const copiable = (t: tf.TensorInfo) => (t.dtype === 'float32' || t.dtype === 'int32') && tf.util.sizeFromShape(t.shape) > 0;
+
+/** Values per row from `axis` on: a concatenation or split along `axis` copies rows of these. */
+const rowLength = (shape: number[], axis: number) => tf.util.sizeFromShape(shape.slice(axis));
+
+/** Each input's rows copied side by side into the output's: one row copy per input. */
+function concat(args: KernelArgs): tf.TensorInfo {
+  const inputs = Object.values(args.inputs) as tf.TensorInfo[];
+  const axis = tf.util.parseAxisParam((args.attrs as unknown as tf.ConcatAttrs).axis, inputs[0]?.shape ?? [])[0];
+  if (inputs.length < 2 || !inputs.every((t) => copiable(t) && t.dtype === inputs[0].dtype)) return fallBack(tf.Concat, args);
+  const shapes = inputs.map((t) => t.shape);
+  tf.backend_util.assertParamsConsistent(shapes, axis);
+  const outShape = tf.backend_util.computeOutShape(shapes, axis);
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(outShape, inputs[0].dtype);
+  const rows = tf.util.sizeFromShape(outShape.slice(0, axis));
+  const outRow = rowLength(outShape, axis);
+  const heap = heapOf(backend);
+  const addon = addonFor(tf.Concat);
+  let column = 0;
+  for (const input of inputs) {
+    const columns = rowLength(input.shape, axis);
+    addon.copyColumns(heap, heapOffset(backend, input), columns, 0, heapOffset(backend, out), outRow, column, rows, columns);
+    column += columns;
+  }
+  return out;
+}
+
+/** The inverse: each output takes its columns of the input's rows. */
+function splitV(args: KernelArgs): tf.TensorInfo[] {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { numOrSizeSplits, axis: axisParam } = args.attrs as unknown as tf.SplitVAttrs;
+  const axis = tf.util.parseAxisParam(axisParam, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, axis);
+  if (!copiable(x) || sizes.some((size) => size === 0)) return fallBack(tf.SplitV, args) as unknown as tf.TensorInfo[];
+  const backend = args.backend as BackendWasm;
+  const outs = sizes.map((size) => backend.makeOutput(x.shape.map((d, i) => (i === axis ? size : d)), x.dtype));
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, axis));
+  const inRow = rowLength(x.shape, axis);
+  const heap = heapOf(backend);
+  const addon = addonFor(tf.SplitV);
+  let column = 0;
+  for (const out of outs) {
+    const columns = rowLength(out.shape, axis);
+    addon.copyColumns(heap, heapOffset(backend, x), inRow, column, heapOffset(backend, out), columns, 0, rows, columns);
+    column += columns;
+  }
+  return outs;
+}
+
 const NATIVE_KERNEL_CONFIGS: tf.KernelConfig[] = [
   { kernelName: tf.Conv2D, backendName: BACKEND, kernelFunc: conv2d },
   { kernelName: tf.Conv2DBackpropInput, backendName: BACKEND, kernelFunc: conv2dBackpropInput },
   { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2dBackpropFilter },
   { kernelName: tf.BatchMatMul, backendName: BACKEND, kernelFunc: batchMatMul },
+  { kernelName: GELU, backendName: BACKEND, kernelFunc: gelu },
+  { kernelName: GELU_GRAD, backendName: BACKEND, kernelFunc: geluGrad },
+  { kernelName: tf.Concat, backendName: BACKEND, kernelFunc: concat },
+  { kernelName: tf.SplitV, backendName: BACKEND, kernelFunc: splitV as unknown as tf.KernelFunc },
 ];

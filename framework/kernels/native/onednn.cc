@@ -1,4 +1,5 @@
-// xp's native kernels: oneDNN convolutions (forward, dx, dW) and matrix products, computed in
+// xp's native kernels: oneDNN convolutions (forward, dx, dW), matrix products and GELU, and the
+// copies of concatenation and split, computed in
 // place on a tfjs wasm backend's heap (a WebAssembly.Memory's ArrayBuffer), so tfjs stays the
 // engine and no tensor is copied in or out. Built by scripts/build-native.mjs; loaded and
 // registered as tfjs kernels by onednn-kernels.ts, which says why and when.
@@ -355,6 +356,98 @@ napi_value BatchMatMul(napi_env env, napi_callback_info info) {
   });
 }
 
+// Elementwise kernels split across threads only above this many values: below it, waking a
+// second thread costs more than the half of the work it would take.
+constexpr int64_t kMinValuesPerThread = 1 << 16;
+
+void useThreadsForValues(int64_t values) {
+  if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
+  int64_t wanted = values / kMinValuesPerThread;
+  omp_set_num_threads(static_cast<int>(wanted < 1 ? 1 : (wanted > allowedThreads ? allowedThreads : wanted)));
+}
+
+// The exact GELU, x·Φ(x) with erf (oneDNN's gelu_erf), forward and backward, on n values.
+struct GeluPlan {
+  dnnl::eltwise_forward forward;
+  dnnl::eltwise_backward backward;
+};
+
+GeluPlan &geluFor(int64_t n) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<GeluPlan>> plans;
+  std::string key = "gelu,threads " + std::to_string(omp_get_max_threads()) + "," + std::to_string(n);
+  auto found = plans.find(key);
+  if (found != plans.end()) return *found->second;
+  if (plans.size() >= kMaxPlans) plans.clear();
+  memory::desc values({n}, dt::f32, tag::a);
+  dnnl::eltwise_forward::primitive_desc forward(
+      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_gelu_erf, values, 0.f, 0.f), cpuEngine());
+  dnnl::eltwise_backward::primitive_desc backward(
+      dnnl::eltwise_backward::desc(dnnl::algorithm::eltwise_gelu_erf, values, values, 0.f, 0.f), cpuEngine(), forward);
+  return *plans.emplace(key, std::make_unique<GeluPlan>(GeluPlan{dnnl::eltwise_forward(forward), dnnl::eltwise_backward(backward)})).first->second;
+}
+
+int64_t positiveCount(const Args &a, size_t i) {
+  int64_t n = a.integer(i);
+  if (n < 1) throw std::invalid_argument("the value count must be positive");
+  return n;
+}
+
+// gelu(heap, xOffset, yOffset, n)
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4);
+    Heap heap = a.heap(0);
+    int64_t n = positiveCount(a, 3);
+    memory::desc values({n}, dt::f32, tag::a);
+    memory x(values, cpuEngine(), heap.at(a.integer(1), n, "x"));
+    memory y(values, cpuEngine(), heap.at(a.integer(2), n, "y"));
+    useThreadsForValues(n);
+    geluFor(n).forward.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
+// geluGrad(heap, xOffset, dyOffset, dxOffset, n): dx = dy·(Φ(x) + x·φ(x))
+napi_value GeluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    Heap heap = a.heap(0);
+    int64_t n = positiveCount(a, 4);
+    memory::desc values({n}, dt::f32, tag::a);
+    memory x(values, cpuEngine(), heap.at(a.integer(1), n, "x"));
+    memory dy(values, cpuEngine(), heap.at(a.integer(2), n, "dy"));
+    memory dx(values, cpuEngine(), heap.at(a.integer(3), n, "dx"));
+    useThreadsForValues(n);
+    geluFor(n).backward.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}});
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
+// copyColumns(heap, srcOffset, srcRowLength, srcColumn, dstOffset, dstRowLength, dstColumn, rows, columns):
+// `columns` 4-byte values of each of `rows` rows, from column srcColumn of a source whose rows
+// are srcRowLength values long to column dstColumn of a destination's. One call per input of a
+// concatenation, or per output of a split, along any axis (the axes before it are the rows).
+napi_value CopyColumns(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 9);
+    Heap heap = a.heap(0);
+    int64_t srcRow = a.integer(2), srcColumn = a.integer(3), dstRow = a.integer(5), dstColumn = a.integer(6);
+    int64_t rows = a.integer(7), columns = a.integer(8);
+    if (rows < 1 || columns < 1 || srcColumn < 0 || dstColumn < 0 || srcColumn + columns > srcRow || dstColumn + columns > dstRow) {
+      throw std::invalid_argument("copyColumns: rows and columns out of range");
+    }
+    const float *src = heap.at(a.integer(1), (rows - 1) * srcRow + srcColumn + columns, "source") + srcColumn;
+    float *dst = heap.at(a.integer(4), (rows - 1) * dstRow + dstColumn + columns, "destination") + dstColumn;
+    useThreadsForValues(rows * columns);
+    const size_t bytes = static_cast<size_t>(columns) * 4;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * dstRow, src + r * srcRow, bytes);
+    return undefinedOf(env);
+  });
+}
+
 // setThreads(n): the most OpenMP threads the calling thread's kernels may use from now on.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -391,6 +484,9 @@ NAPI_MODULE_INIT() {
       {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchMatMul", nullptr, BatchMatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"copyColumns", nullptr, CopyColumns, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
