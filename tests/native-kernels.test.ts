@@ -14,7 +14,7 @@ import { requestedBackend, selectBackend } from '../framework/backend.js';
 import {
   nativeCallCounts, nativeKernelStatus, registerNativeKernels, setNativeThreads, unregisterNativeKernels,
 } from '../framework/kernels/native/onednn-kernels.js';
-import { gelu } from '../framework/kernels/fused-kernels.js';
+import { gelu, normalize } from '../framework/kernels/fused-kernels.js';
 import { xp } from './support/cli.js';
 import { randomHost, toTensor, type Differentiable, type HostTensor } from './support/host-tensors.js';
 import { backendReady } from './setup.js';
@@ -152,6 +152,26 @@ for (const shape of [[1], [7], [3, 5, 5, 8], [2, 28, 28, 24], [300_000]]) {
   });
 }
 
+// GroupNorm(1) over whole examples (batch 1 too, and enough values for two threads), LayerNorm
+// over each position's channels, odd channel counts; inputs shifted off zero, as activations are.
+const NORMALIZATIONS: { x: number[]; groupSize: (shape: number[]) => number }[] = [
+  { x: [1, 5, 5, 3], groupSize: ([, h, w, c]) => h * w * c },
+  { x: [4, 28, 28, 24], groupSize: ([, h, w, c]) => h * w * c },
+  { x: [3, 7, 7, 5], groupSize: ([, h, w, c]) => h * w * c },
+  { x: [2, 49, 64], groupSize: (shape) => shape.at(-1)! },
+  { x: [6, 7], groupSize: (shape) => shape.at(-1)! },
+];
+
+for (const { x, groupSize } of NORMALIZATIONS) {
+  const size = groupSize(x);
+  const label = `normalization of ${x.join('x')} in groups of ${size}`;
+  test(`${label} and its gradients (x, gamma, beta) equal the cpu backend's`, async () => {
+    const channels = x.at(-1)!;
+    const f: Differentiable = (v, gamma, beta) => normalize(v.add(3), gamma as tf.Tensor1D, beta as tf.Tensor1D, size, 1e-5);
+    await checkAgainstCpu(label, f, [x, [channels], [channels]], ['XpNormalize', 'XpNormalizeGrad']);
+  });
+}
+
 // Concatenations along every axis (the gradient is a split, so SplitV is checked too), odd
 // sizes, a batch of one, and the UNet's skip joins (28x28, 8 + 16 channels).
 const CONCATS: { shapes: number[][]; axis: number }[] = [
@@ -233,19 +253,27 @@ test('the native kernels leak no tensors and no wasm memory over training steps'
   optimizer.dispose();
 });
 
-test('one thread and two give the same results, each of them run to run', () => {
-  // Big enough (115 MFLOP) that the addon splits it over two threads when allowed.
+test('one thread and two each give the same results run to run', () => {
+  // Big enough (115 MFLOP, 200,000 values) that the addon splits the work over two threads when allowed.
   const x = tf.randomNormal([8, 28, 28, 32]);
   const w = tf.randomNormal([3, 3, 32, 32]);
-  const dW = () => tf.tidy(() => Array.from(tf.grad((filter: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same').square().sum())(w).dataSync()));
+  const gamma = tf.randomNormal([32]);
+  const beta = tf.randomNormal([32]);
+  const gradients = () => tf.tidy(() => {
+    const loss = (filter: tf.Tensor, g: tf.Tensor) => {
+      const y = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same');
+      return gelu(normalize(y, g as tf.Tensor1D, beta as tf.Tensor1D, 28 * 28 * 32, 1e-5)).square().sum();
+    };
+    return tf.grads(loss)([w, gamma]).map((t) => Array.from(t.dataSync()));
+  });
   try {
     for (const threads of [1, 2]) {
       setNativeThreads(threads);
-      assert.equal(dW(), dW(), `${threads} thread(s): two runs differ`);
+      assert.equal(gradients(), gradients(), `${threads} thread(s): two runs differ`);
     }
   } finally {
     setNativeThreads(2);
-    tf.dispose([x, w]);
+    tf.dispose([x, w, gamma, beta]);
   }
 });
 

@@ -18,8 +18,8 @@ import { heapOffset, simdKernelsOf, type SimdKernels } from './simd/index.js';
 
 export const GELU = 'XpGelu';
 export const GELU_GRAD = 'XpGeluGrad';
-const NORMALIZE = 'XpNormalize';
-const NORMALIZE_GRAD = 'XpNormalizeGrad';
+export const NORMALIZE = 'XpNormalize';
+export const NORMALIZE_GRAD = 'XpNormalizeGrad';
 const ADAM = 'XpAdam';
 const AVERAGE = 'XpMovingAverage';
 

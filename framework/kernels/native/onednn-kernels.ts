@@ -2,15 +2,16 @@
  * Native kernels for the tfjs wasm backend: oneDNN (the library PyTorch's CPU convolutions run
  * on) through a small N-API addon, onednn.cc, working in place on the wasm heap. tfjs stays the
  * engine; only Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul, xp's GELU and
- * its gradient, Concat and SplitV change hands.
+ * normalization and their gradients, Concat and SplitV change hands.
  *
  * Why: wasm runs convolutions on 128-bit SIMD without FMA (XNNPACK, 13-25 GFLOP/s here) while
  * oneDNN uses AVX2/AVX-512 FMA, 4-10x faster on the UNets' shapes (docs/performance.md), and
  * three quarters of a training step was convolution. With those native, what was left of a
- * forward pass at batch 100 was GELU (a third: erf in 128-bit SIMD, one thread) and the
+ * forward pass at batch 100 was GELU (a third: erf in 128-bit SIMD, one thread), the
  * channel concatenations and splits (a seventh: tfjs-backend-wasm copies them in JavaScript,
- * a few values at a time), which oneDNN's eltwise kernel and plain row copies do many times
- * faster.
+ * a few values at a time) and the normalizations (a tenth), which oneDNN's eltwise kernel,
+ * plain row copies and loops compiled for the machine's vector width on both cores do
+ * several times faster.
  *
  * The addon is built by `npm run build:native` (npm install tries it too) where g++ and
  * Debian's libdnnl-dev are present. Where it is not built, or XP_NATIVE=off, the wasm kernels
@@ -26,7 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { packageRoot } from '../../paths.js';
 import { heapOffset } from '../simd/index.js';
-import { GELU, GELU_GRAD } from '../fused-kernels.js';
+import { GELU, GELU_GRAD, NORMALIZE, NORMALIZE_GRAD } from '../fused-kernels.js';
 
 /** What onednn.cc exports; offsets are byte offsets into `heap`. */
 interface OneDnnAddon {
@@ -36,6 +37,8 @@ interface OneDnnAddon {
   batchMatMul(heap: ArrayBuffer, a: number, b: number, c: number, batchA: number, batchB: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
   gelu(heap: ArrayBuffer, x: number, y: number, n: number): void;
   geluGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, n: number): void;
+  normalize(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, statistics: number, n: number, groupSize: number, channels: number, epsilon: number): void;
+  normalizeGrad(heap: ArrayBuffer, x: number, gamma: number, dy: number, statistics: number, dx: number, dGamma: number, dBeta: number, n: number, groupSize: number, channels: number): void;
   copyColumns(heap: ArrayBuffer, src: number, srcRowLength: number, srcColumn: number, dst: number, dstRowLength: number, dstColumn: number, rows: number, columns: number): void;
   setThreads(n: number): void;
   threads(): number;
@@ -280,6 +283,42 @@ function geluGrad(args: KernelArgs): tf.TensorInfo {
   return dx;
 }
 
+/** The sizes the addon's normalization takes (float32, whole groups of whole positions), or undefined. */
+function normalizationSizes(x: tf.TensorInfo, gamma: tf.TensorInfo, groupSize: number, ...others: tf.TensorInfo[]): [number, number, number] | undefined {
+  const n = tf.util.sizeFromShape(x.shape);
+  const channels = gamma.shape[0];
+  const fits = [x, gamma, ...others].every((t) => t.dtype === 'float32') && gamma.shape.length === 1 && n > 0 && channels > 0
+    && Number.isInteger(groupSize) && groupSize > 0 && n % groupSize === 0 && groupSize % channels === 0;
+  return fits ? [n, groupSize, channels] : undefined;
+}
+
+function normalize(args: KernelArgs): tf.TensorInfo[] {
+  const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+  const { groupSize, epsilon } = args.attrs as { groupSize: number; epsilon: number };
+  const sizes = normalizationSizes(x, gamma, groupSize, beta);
+  if (!sizes || !tf.util.arraysEqual(beta.shape, gamma.shape)) return fallBack(NORMALIZE, args) as unknown as tf.TensorInfo[];
+  const backend = args.backend as BackendWasm;
+  const y = backend.makeOutput(x.shape, 'float32');
+  const statistics = backend.makeOutput([2 * (sizes[0] / groupSize)], 'float32');
+  const offset = (t: tf.TensorInfo) => heapOffset(backend, t);
+  addonFor(NORMALIZE).normalize(heapOf(backend), offset(x), offset(gamma), offset(beta), offset(y), offset(statistics), ...sizes, epsilon);
+  return [y, statistics];
+}
+
+function normalizeGrad(args: KernelArgs): tf.TensorInfo[] {
+  const { x, gamma, dy, statistics } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; dy: tf.TensorInfo; statistics: tf.TensorInfo };
+  const { groupSize } = args.attrs as { groupSize: number };
+  const sizes = normalizationSizes(x, gamma, groupSize, dy, statistics);
+  if (!sizes || !tf.util.arraysEqual(dy.shape, x.shape) || tf.util.sizeFromShape(statistics.shape) !== 2 * (sizes[0] / groupSize)) {
+    return fallBack(NORMALIZE_GRAD, args) as unknown as tf.TensorInfo[];
+  }
+  const backend = args.backend as BackendWasm;
+  const [dx, dGamma, dBeta] = [x.shape, gamma.shape, gamma.shape].map((shape) => backend.makeOutput(shape, 'float32'));
+  const offset = (t: tf.TensorInfo) => heapOffset(backend, t);
+  addonFor(NORMALIZE_GRAD).normalizeGrad(heapOf(backend), offset(x), offset(gamma), offset(dy), offset(statistics), offset(dx), offset(dGamma), offset(dBeta), ...sizes);
+  return [dx, dGamma, dBeta];
+}
+
 /** Concatenation and split copy 4-byte values; other dtypes (bool, complex, string) go to tfjs. */
 const copiable = (t: tf.TensorInfo) => (t.dtype === 'float32' || t.dtype === 'int32') && tf.util.sizeFromShape(t.shape) > 0;
 
@@ -338,6 +377,8 @@ const NATIVE_KERNEL_CONFIGS: tf.KernelConfig[] = [
   { kernelName: tf.BatchMatMul, backendName: BACKEND, kernelFunc: batchMatMul },
   { kernelName: GELU, backendName: BACKEND, kernelFunc: gelu },
   { kernelName: GELU_GRAD, backendName: BACKEND, kernelFunc: geluGrad },
+  { kernelName: NORMALIZE, backendName: BACKEND, kernelFunc: normalize as unknown as tf.KernelFunc },
+  { kernelName: NORMALIZE_GRAD, backendName: BACKEND, kernelFunc: normalizeGrad as unknown as tf.KernelFunc },
   { kernelName: tf.Concat, backendName: BACKEND, kernelFunc: concat },
   { kernelName: tf.SplitV, backendName: BACKEND, kernelFunc: splitV as unknown as tf.KernelFunc },
 ];

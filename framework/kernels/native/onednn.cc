@@ -1,5 +1,5 @@
-// xp's native kernels: oneDNN convolutions (forward, dx, dW), matrix products and GELU, and the
-// copies of concatenation and split, computed in
+// xp's native kernels: oneDNN convolutions (forward, dx, dW), matrix products and GELU, and
+// normalization and the copies of concatenation and split as loops of our own, computed in
 // place on a tfjs wasm backend's heap (a WebAssembly.Memory's ArrayBuffer), so tfjs stays the
 // engine and no tensor is copied in or out. Built by scripts/build-native.mjs; loaded and
 // registered as tfjs kernels by onednn-kernels.ts, which says why and when.
@@ -10,6 +10,7 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -448,6 +449,167 @@ napi_value CopyColumns(napi_env env, napi_callback_info info) {
   });
 }
 
+// --- Normalization over groups of consecutive values, gamma and beta per channel ----------
+// (GroupNorm(1) over an NHWC example, LayerNorm over a position's channels), as
+// fused-kernels.ts defines it; oneDNN 2.6 has no group normalization. The loops are compiled
+// for AVX-512, AVX2 and plain x86-64, picked at load time for the machine at hand.
+#define XP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// Sums of x − shift and of its square over n values, in double precision.
+XP_VECTOR_CLONES void shiftedSums(const float *x, int64_t n, double shift, double *sum, double *squares) {
+  double s = 0, q = 0;
+#pragma omp simd reduction(+ : s, q)
+  for (int64_t i = 0; i < n; i++) {
+    double d = static_cast<double>(x[i]) - shift;
+    s += d;
+    q += d * d;
+  }
+  *sum = s;
+  *squares = q;
+}
+
+// y = x·scale[c] + offset[c] over `positions` runs of `channels` values.
+XP_VECTOR_CLONES void scaleAndOffset(const float *x, float *y, const float *scale, const float *offset, int64_t positions, int64_t channels) {
+  for (int64_t p = 0; p < positions; p++) {
+    const float *xp = x + p * channels;
+    float *yp = y + p * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; c++) yp[c] = xp[c] * scale[c] + offset[c];
+  }
+}
+
+// With x̂ = (x − mean)·invStd and g = dy·gamma: Σg and Σg·x̂ of the group, and Σdy·x̂ and Σdy per channel into dGamma, dBeta.
+XP_VECTOR_CLONES void gradientSums(const float *x, const float *dy, const float *gamma, int64_t positions, int64_t channels, double mean,
+                                   double invStd, double *gSum, double *gDotNormalized, double *dGamma, double *dBeta) {
+  double s = 0, d = 0;
+  for (int64_t p = 0; p < positions; p++) {
+    const float *xp = x + p * channels;
+    const float *dyp = dy + p * channels;
+#pragma omp simd reduction(+ : s, d)
+    for (int64_t c = 0; c < channels; c++) {
+      double normalized = (xp[c] - mean) * invStd;
+      double g = static_cast<double>(dyp[c]) * gamma[c];
+      s += g;
+      d += g * normalized;
+      dGamma[c] += dyp[c] * normalized;
+      dBeta[c] += dyp[c];
+    }
+  }
+  *gSum = s;
+  *gDotNormalized = d;
+}
+
+// dx = (dy·gamma − gMean − x̂·projection)·invStd.
+XP_VECTOR_CLONES void normalizedGradient(const float *x, const float *dy, const float *gamma, float *dx, int64_t positions, int64_t channels,
+                                         float mean, float invStd, float gMean, float projection) {
+  for (int64_t p = 0; p < positions; p++) {
+    const float *xp = x + p * channels;
+    const float *dyp = dy + p * channels;
+    float *dxp = dx + p * channels;
+#pragma omp simd
+    for (int64_t c = 0; c < channels; c++) dxp[c] = (dyp[c] * gamma[c] - gMean - (xp[c] - mean) * invStd * projection) * invStd;
+  }
+}
+
+// Checked sizes of a normalization call: n values in groups of groupSize, each a whole number of positions of `channels`.
+struct NormShape {
+  int64_t n, groupSize, channels;
+
+  NormShape(int64_t n, int64_t groupSize, int64_t channels) : n(n), groupSize(groupSize), channels(channels) {
+    if (n < 1 || groupSize < 1 || channels < 1 || n % groupSize != 0 || groupSize % channels != 0) {
+      throw std::invalid_argument("normalize: n, groupSize and channels must be positive, n a multiple of groupSize and groupSize of channels");
+    }
+  }
+  int64_t groups() const { return n / groupSize; }
+  int64_t positions() const { return groupSize / channels; }
+};
+
+// normalize(heap, x, gamma, beta, y, statistics, n, groupSize, channels, epsilon): statistics gets each group's mean and 1/σ.
+napi_value Normalize(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 10);
+    Heap heap = a.heap(0);
+    NormShape s(a.integer(6), a.integer(7), a.integer(8));
+    double epsilon = 0;
+    if (napi_get_value_double(env, a.values[9], &epsilon) != napi_ok || !(epsilon >= 0)) throw std::invalid_argument("epsilon must be a number >= 0");
+    const float *x = heap.at(a.integer(1), s.n, "x");
+    const float *gamma = heap.at(a.integer(2), s.channels, "gamma");
+    const float *beta = heap.at(a.integer(3), s.channels, "beta");
+    float *y = heap.at(a.integer(4), s.n, "y");
+    float *statistics = heap.at(a.integer(5), 2 * s.groups(), "statistics");
+    useThreadsForValues(s.groups() > 1 ? s.n : 1);
+#pragma omp parallel
+    {
+      std::vector<float> scale(s.channels), offset(s.channels);
+#pragma omp for schedule(static)
+      for (int64_t group = 0; group < s.groups(); group++) {
+        const float *gx = x + group * s.groupSize;
+        double sum = 0, squares = 0;
+        shiftedSums(gx, s.groupSize, gx[0], &sum, &squares);
+        double mean = sum / s.groupSize;
+        double variance = squares / s.groupSize - mean * mean;
+        double invStd = 1 / std::sqrt((variance > 0 ? variance : 0) + epsilon);
+        mean += gx[0];
+        statistics[2 * group] = static_cast<float>(mean);
+        statistics[2 * group + 1] = static_cast<float>(invStd);
+        for (int64_t c = 0; c < s.channels; c++) {
+          scale[c] = static_cast<float>(invStd * gamma[c]);
+          offset[c] = static_cast<float>(beta[c] - mean * invStd * gamma[c]);
+        }
+        scaleAndOffset(gx, y + group * s.groupSize, scale.data(), offset.data(), s.positions(), s.channels);
+      }
+    }
+    return undefinedOf(env);
+  });
+}
+
+// normalizeGrad(heap, x, gamma, dy, statistics, dx, dGamma, dBeta, n, groupSize, channels)
+napi_value NormalizeGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 11);
+    Heap heap = a.heap(0);
+    NormShape s(a.integer(8), a.integer(9), a.integer(10));
+    const float *x = heap.at(a.integer(1), s.n, "x");
+    const float *gamma = heap.at(a.integer(2), s.channels, "gamma");
+    const float *dy = heap.at(a.integer(3), s.n, "dy");
+    const float *statistics = heap.at(a.integer(4), 2 * s.groups(), "statistics");
+    float *dx = heap.at(a.integer(5), s.n, "dx");
+    float *dGamma = heap.at(a.integer(6), s.channels, "dGamma");
+    float *dBeta = heap.at(a.integer(7), s.channels, "dBeta");
+    useThreadsForValues(s.groups() > 1 ? s.n : 1);
+    // Each thread sums dGamma and dBeta over its own groups (a static split: the same groups
+    // every call), and the threads' sums are added in thread order, so a given thread count
+    // gives the same bits every time.
+    const int threads = omp_get_max_threads();
+    std::vector<double> perThread(static_cast<size_t>(threads) * 2 * s.channels, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      double *myGamma = perThread.data() + static_cast<size_t>(omp_get_thread_num()) * 2 * s.channels;
+      double *myBeta = myGamma + s.channels;
+#pragma omp for schedule(static)
+      for (int64_t group = 0; group < s.groups(); group++) {
+        const int64_t start = group * s.groupSize;
+        const double mean = statistics[2 * group];
+        const double invStd = statistics[2 * group + 1];
+        double gSum = 0, gDotNormalized = 0;
+        gradientSums(x + start, dy + start, gamma, s.positions(), s.channels, mean, invStd, &gSum, &gDotNormalized, myGamma, myBeta);
+        normalizedGradient(x + start, dy + start, gamma, dx + start, s.positions(), s.channels, static_cast<float>(mean),
+                           static_cast<float>(invStd), static_cast<float>(gSum / s.groupSize), static_cast<float>(gDotNormalized / s.groupSize));
+      }
+    }
+    for (int64_t c = 0; c < s.channels; c++) {
+      double g = 0, b = 0;
+      for (int t = 0; t < threads; t++) {
+        g += perThread[static_cast<size_t>(t) * 2 * s.channels + c];
+        b += perThread[static_cast<size_t>(t) * 2 * s.channels + s.channels + c];
+      }
+      dGamma[c] = static_cast<float>(g);
+      dBeta[c] = static_cast<float>(b);
+    }
+    return undefinedOf(env);
+  });
+}
+
 // setThreads(n): the most OpenMP threads the calling thread's kernels may use from now on.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -487,6 +649,8 @@ NAPI_MODULE_INIT() {
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copyColumns", nullptr, CopyColumns, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normalize", nullptr, Normalize, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normalizeGrad", nullptr, NormalizeGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
