@@ -1,6 +1,7 @@
 /**
  * The native (oneDNN) kernels against tfjs's cpu backend: forward and gradients of convolutions,
- * matrix products, GELU, concatenations and splits on random shapes, that the addon and not a fallback computed them, no
+ * matrix products, GELU, normalization, add and multiply, softmax, concatenations and splits
+ * on random shapes, that the addon and not a fallback computed them, no
  * leaks, and the wasm path where the addon is absent or switched off. CI builds the addon
  * (.ci/run); elsewhere these tests fail with the one line that builds it.
  */
@@ -169,6 +170,40 @@ for (const { x, groupSize } of NORMALIZATIONS) {
     const channels = x.at(-1)!;
     const f: Differentiable = (v, gamma, beta) => normalize(v.add(3), gamma as tf.Tensor1D, beta as tf.Tensor1D, size, 1e-5);
     await checkAgainstCpu(label, f, [x, [channels], [channels]], ['XpNormalize', 'XpNormalizeGrad']);
+  });
+}
+
+// The broadcasts a UNet makes (same shape, a bias, a per-example vector over positions, a
+// scalar, either operand the smaller one); their gradients reduce over the broadcast axes.
+const BINARIES: { a: number[]; b: number[] }[] = [
+  { a: [3, 5, 7], b: [3, 5, 7] },
+  { a: [12, 16], b: [16] },
+  { a: [4, 6, 6, 8], b: [4, 1, 1, 8] },
+  { a: [2, 1, 1, 3], b: [2, 5, 4, 3] },
+  { a: [2, 4, 9, 9], b: [] },
+  { a: [1], b: [300_000] },
+];
+
+for (const { a, b } of BINARIES) {
+  for (const [name, op] of [[tf.Add, tf.add], [tf.Multiply, tf.mul]] as const) {
+    const label = `${name} of ${a.join('x') || 'scalar'} and ${b.join('x') || 'scalar'}`;
+    test(`${label} and its gradients equal the cpu backend's`, async () => {
+      await checkAgainstCpu(label, (x, y) => op(x, y), [a, b], [name]);
+    });
+  }
+}
+
+test('a broadcast the addon does not take ([4, 1] with [1, 5]) goes to the wasm kernel, and is right', async () => {
+  const before = calls(tf.Add);
+  const f = () => tf.tidy(() => Array.from(tf.add(tf.tensor2d([1, 2, 3, 4], [4, 1]), tf.tensor2d([10, 20, 30, 40, 50], [1, 5])).dataSync()));
+  const values = f();
+  assert.is(calls(tf.Add), before, 'the addon took a two-sided broadcast');
+  assert.equal(values.slice(0, 6), [11, 21, 31, 41, 51, 12]);
+});
+
+for (const shape of [[2, 4, 49, 49], [3, 1], [5, 7]]) {
+  test(`softmax over the last axis of ${shape.join('x')} and its gradient equal the cpu backend's`, async () => {
+    await checkAgainstCpu(`softmax ${shape.join('x')}`, (x) => tf.softmax(x.mul(3)), [shape], [tf.Softmax]);
   });
 }
 

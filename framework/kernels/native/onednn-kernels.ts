@@ -2,7 +2,8 @@
  * Native kernels for the tfjs wasm backend: oneDNN (the library PyTorch's CPU convolutions run
  * on) through a small N-API addon, onednn.cc, working in place on the wasm heap. tfjs stays the
  * engine; only Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul, xp's GELU and
- * normalization and their gradients, Concat and SplitV change hands.
+ * normalization and their gradients, Add and Multiply (float32, the broadcasts a UNet makes),
+ * Softmax over the last axis, Concat and SplitV change hands.
  *
  * Why: wasm runs convolutions on 128-bit SIMD without FMA (XNNPACK, 13-25 GFLOP/s here) while
  * oneDNN uses AVX2/AVX-512 FMA, 4-10x faster on the UNets' shapes (docs/performance.md), and
@@ -39,6 +40,8 @@ interface OneDnnAddon {
   geluGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, n: number): void;
   normalize(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, statistics: number, n: number, groupSize: number, channels: number, epsilon: number): void;
   normalizeGrad(heap: ArrayBuffer, x: number, gamma: number, dy: number, statistics: number, dx: number, dGamma: number, dBeta: number, n: number, groupSize: number, channels: number): void;
+  softmax(heap: ArrayBuffer, x: number, y: number, rows: number, columns: number): void;
+  binary(heap: ArrayBuffer, op: number, a: number, b: number, out: number, rows: number, mid: number, inner: number): void;
   copyColumns(heap: ArrayBuffer, src: number, srcRowLength: number, srcColumn: number, dst: number, dstRowLength: number, dstColumn: number, rows: number, columns: number): void;
   setThreads(n: number): void;
   threads(): number;
@@ -319,6 +322,58 @@ function normalizeGrad(args: KernelArgs): tf.TensorInfo[] {
   return [dx, dGamma, dBeta];
 }
 
+/**
+ * How the addon's `binary` sees a + b or a·b: `full` has the output's shape, read as rows ×
+ * inner; the other operand has one row per `mid` rows of it. That covers the same shape, a
+ * broadcast over one run of adjacent axes ([n, h, w, c] with [n, 1, 1, c]; [rows, c] with [c]),
+ * and a scalar; undefined for anything else (float32 only).
+ */
+function binaryLayout(a: tf.TensorInfo, b: tf.TensorInfo): { full: tf.TensorInfo; other: tf.TensorInfo; rows: number; mid: number; inner: number } | undefined {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length === 0 && b.shape.length === 0) return undefined;
+  const out = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const size = tf.util.sizeFromShape(out);
+  if (size === 0) return undefined;
+  const [full, other] = tf.util.arraysEqual(a.shape, out) ? [a, b] : tf.util.arraysEqual(b.shape, out) ? [b, a] : [];
+  if (!full || !other) return undefined;
+  const padded = [...Array(out.length - other.shape.length).fill(1), ...other.shape];
+  const broadcast = out.map((d, i) => padded[i] !== d);
+  const first = broadcast.indexOf(true);
+  if (first < 0) return { full, other, rows: size / out.at(-1)!, mid: 1, inner: out.at(-1)! };
+  const last = broadcast.lastIndexOf(true);
+  if (broadcast.slice(first, last + 1).some((b, i) => !b && out[first + i] !== 1)) return undefined;
+  const inner = tf.util.sizeFromShape(out.slice(last + 1));
+  return { full, other, rows: size / inner, mid: tf.util.sizeFromShape(out.slice(first, last + 1)), inner };
+}
+
+const BINARY_OPS = { [tf.Add]: 0, [tf.Multiply]: 1 } as const;
+
+function binary(kernelName: typeof tf.Add | typeof tf.Multiply): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const layout = binaryLayout(a, b);
+    if (!layout) return fallBack(kernelName, args);
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(layout.full.shape, 'float32');
+    const { full, other, rows, mid, inner } = layout;
+    addonFor(kernelName).binary(heapOf(backend), BINARY_OPS[kernelName], heapOffset(backend, full), heapOffset(backend, other), heapOffset(backend, out), rows, mid, inner);
+    return out;
+  };
+}
+
+/** Softmax over the last axis (attention's), float32. */
+function softmax(args: KernelArgs): tf.TensorInfo {
+  const { logits } = args.inputs as { logits: tf.TensorInfo };
+  const { dim } = args.attrs as unknown as tf.SoftmaxAttrs;
+  const rank = logits.shape.length;
+  const size = tf.util.sizeFromShape(logits.shape);
+  if (logits.dtype !== 'float32' || size === 0 || rank === 0 || (dim !== -1 && dim !== rank - 1)) return fallBack(tf.Softmax, args);
+  const backend = args.backend as BackendWasm;
+  const y = backend.makeOutput(logits.shape, 'float32');
+  const columns = logits.shape[rank - 1];
+  addonFor(tf.Softmax).softmax(heapOf(backend), heapOffset(backend, logits), heapOffset(backend, y), size / columns, columns);
+  return y;
+}
+
 /** Concatenation and split copy 4-byte values; other dtypes (bool, complex, string) go to tfjs. */
 const copiable = (t: tf.TensorInfo) => (t.dtype === 'float32' || t.dtype === 'int32') && tf.util.sizeFromShape(t.shape) > 0;
 
@@ -379,6 +434,9 @@ const NATIVE_KERNEL_CONFIGS: tf.KernelConfig[] = [
   { kernelName: GELU_GRAD, backendName: BACKEND, kernelFunc: geluGrad },
   { kernelName: NORMALIZE, backendName: BACKEND, kernelFunc: normalize as unknown as tf.KernelFunc },
   { kernelName: NORMALIZE_GRAD, backendName: BACKEND, kernelFunc: normalizeGrad as unknown as tf.KernelFunc },
+  { kernelName: tf.Add, backendName: BACKEND, kernelFunc: binary(tf.Add) },
+  { kernelName: tf.Multiply, backendName: BACKEND, kernelFunc: binary(tf.Multiply) },
+  { kernelName: tf.Softmax, backendName: BACKEND, kernelFunc: softmax },
   { kernelName: tf.Concat, backendName: BACKEND, kernelFunc: concat },
   { kernelName: tf.SplitV, backendName: BACKEND, kernelFunc: splitV as unknown as tf.KernelFunc },
 ];

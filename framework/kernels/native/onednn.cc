@@ -468,13 +468,17 @@ XP_VECTOR_CLONES void shiftedSums(const float *x, int64_t n, double shift, doubl
   *squares = q;
 }
 
-// y = x·scale[c] + offset[c] over `positions` runs of `channels` values.
-XP_VECTOR_CLONES void scaleAndOffset(const float *x, float *y, const float *scale, const float *offset, int64_t positions, int64_t channels) {
+// y = (x − mean)·scale[c] + beta[c] over `positions` runs of `channels` values. The mean is
+// subtracted first, as a float pair hi + lo (x − hi is exact where x is near it): folding it
+// into an offset, or rounding it to one float, loses the digits that matter where |mean| ≫ σ.
+XP_VECTOR_CLONES void centerAndScale(const float *x, float *y, double mean, const float *scale, const float *beta, int64_t positions, int64_t channels) {
+  const float hi = static_cast<float>(mean);
+  const float lo = static_cast<float>(mean - hi);
   for (int64_t p = 0; p < positions; p++) {
     const float *xp = x + p * channels;
     float *yp = y + p * channels;
 #pragma omp simd
-    for (int64_t c = 0; c < channels; c++) yp[c] = xp[c] * scale[c] + offset[c];
+    for (int64_t c = 0; c < channels; c++) yp[c] = ((xp[c] - hi) - lo) * scale[c] + beta[c];
   }
 }
 
@@ -540,7 +544,7 @@ napi_value Normalize(napi_env env, napi_callback_info info) {
     useThreadsForValues(s.groups() > 1 ? s.n : 1);
 #pragma omp parallel
     {
-      std::vector<float> scale(s.channels), offset(s.channels);
+      std::vector<float> scale(s.channels);
 #pragma omp for schedule(static)
       for (int64_t group = 0; group < s.groups(); group++) {
         const float *gx = x + group * s.groupSize;
@@ -552,11 +556,8 @@ napi_value Normalize(napi_env env, napi_callback_info info) {
         mean += gx[0];
         statistics[2 * group] = static_cast<float>(mean);
         statistics[2 * group + 1] = static_cast<float>(invStd);
-        for (int64_t c = 0; c < s.channels; c++) {
-          scale[c] = static_cast<float>(invStd * gamma[c]);
-          offset[c] = static_cast<float>(beta[c] - mean * invStd * gamma[c]);
-        }
-        scaleAndOffset(gx, y + group * s.groupSize, scale.data(), offset.data(), s.positions(), s.channels);
+        for (int64_t c = 0; c < s.channels; c++) scale[c] = static_cast<float>(invStd * gamma[c]);
+        centerAndScale(gx, y + group * s.groupSize, mean, scale.data(), beta, s.positions(), s.channels);
       }
     }
     return undefinedOf(env);
@@ -610,6 +611,76 @@ napi_value NormalizeGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// --- Elementwise add and multiply, with the broadcasts a UNet makes ----------------------
+// out[r, i] = a[r, i] op b[r / mid, i] over rows × inner values: the same shape (mid 1), a bias
+// over every row ([rows, c] + [c]: mid = rows), a per-example vector over its positions
+// ([n, h, w, c] + [n, 1, 1, c]: mid = h·w).
+enum class BinaryOp : int64_t { kAdd = 0, kMultiply = 1 };
+
+template <BinaryOp op>
+XP_VECTOR_CLONES void binaryRows(const float *a, const float *b, float *out, int64_t rows, int64_t mid, int64_t inner) {
+  if (inner == 1 && mid == rows) {  // b is one value: one flat loop, not rows of one
+    const float value = b[0];
+#pragma omp for simd schedule(static)
+    for (int64_t r = 0; r < rows; r++) out[r] = op == BinaryOp::kAdd ? a[r] + value : a[r] * value;
+    return;
+  }
+#pragma omp for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *ar = a + r * inner;
+    const float *br = b + (r / mid) * inner;
+    float *outr = out + r * inner;
+#pragma omp simd
+    for (int64_t i = 0; i < inner; i++) outr[i] = op == BinaryOp::kAdd ? ar[i] + br[i] : ar[i] * br[i];
+  }
+}
+
+// binary(heap, op, a, b, out, rows, mid, inner): op 0 adds, 1 multiplies.
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 8);
+    Heap heap = a.heap(0);
+    int64_t op = a.integer(1), rows = a.integer(5), mid = a.integer(6), inner = a.integer(7);
+    if (rows < 1 || mid < 1 || inner < 1 || rows % mid != 0) throw std::invalid_argument("binary: rows, mid and inner must be positive, rows a multiple of mid");
+    if (op != 0 && op != 1) throw std::invalid_argument("binary: op must be 0 (add) or 1 (multiply)");
+    const float *x = heap.at(a.integer(2), rows * inner, "a");
+    const float *y = heap.at(a.integer(3), rows / mid * inner, "b");
+    float *out = heap.at(a.integer(4), rows * inner, "out");
+    useThreadsForValues(rows * inner);
+#pragma omp parallel
+    {
+      if (op == 0) binaryRows<BinaryOp::kAdd>(x, y, out, rows, mid, inner);
+      else binaryRows<BinaryOp::kMultiply>(x, y, out, rows, mid, inner);
+    }
+    return undefinedOf(env);
+  });
+}
+
+// softmax(heap, x, y, rows, columns): each row's softmax (oneDNN), as tfjs's Softmax over the last axis.
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 5);
+    Heap heap = a.heap(0);
+    int64_t rows = a.integer(3), columns = a.integer(4);
+    if (rows < 1 || columns < 1) throw std::invalid_argument("softmax: rows and columns must be positive");
+    memory::desc values({rows, columns}, dt::f32, tag::ab);
+    memory x(values, cpuEngine(), heap.at(a.integer(1), rows * columns, "x"));
+    memory y(values, cpuEngine(), heap.at(a.integer(2), rows * columns, "y"));
+    useThreadsForValues(rows * columns);
+    thread_local std::unordered_map<std::string, std::unique_ptr<dnnl::softmax_forward>> plans;
+    std::string key = "softmax,threads " + std::to_string(omp_get_max_threads()) + "," + std::to_string(rows) + "," + std::to_string(columns);
+    auto found = plans.find(key);
+    if (found == plans.end()) {
+      if (plans.size() >= kMaxPlans) plans.clear();
+      dnnl::softmax_forward::primitive_desc pd(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, values, 1), cpuEngine());
+      found = plans.emplace(key, std::make_unique<dnnl::softmax_forward>(pd)).first;
+    }
+    found->second->execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    threadStream().wait();
+    return undefinedOf(env);
+  });
+}
+
 // setThreads(n): the most OpenMP threads the calling thread's kernels may use from now on.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -649,6 +720,8 @@ NAPI_MODULE_INIT() {
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copyColumns", nullptr, CopyColumns, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalize", nullptr, Normalize, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalizeGrad", nullptr, NormalizeGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
