@@ -251,6 +251,7 @@ test('user errors are one line naming the file (exit 1 or 2); xp sample checks -
   };
   const out = path.join(tmp, 'grid.png');
   oneLine(xp(['sample', dir, '--n', '1', '--out', path.join(tmp, 'missing', 'grid.png')]), 1, `xp: --out ${path.join(tmp, 'missing', 'grid.png')}: the folder ${path.join(tmp, 'missing')} does not exist`);
+  oneLine(xp(['sample', dir, '--n', '1', '--batch', '0', '--out', out]), 1, 'xp: --batch must be a positive integer or auto, got 0');
   fs.writeFileSync(out, 'mine');
   oneLine(xp(['sample', dir, '--n', '1', '--out', out]), 1, `xp: --out ${out}: the file exists; pass --force to overwrite it`);
   assert.is(fs.readFileSync(out, 'utf8'), 'mine');

@@ -28,6 +28,8 @@ import { writeNpyUint8 } from '../framework/data/npy.js';
 import { writeIdx } from '../framework/data/idx.js';
 import { loadMnist } from '../framework/data/mnist.js';
 import { Rng } from '../framework/rng.js';
+import { samplingBatch } from '../framework/eval/sampling.js';
+import type { Denoiser } from '../framework/interfaces.js';
 import { registerBuiltins } from '../components/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xp-eval-'));
@@ -55,6 +57,23 @@ function diagonalStats(means: number[], stds: number[]): FeatureStats {
 function diagonalFid(m1: number[], s1: number[], m2: number[], s2: number[]): number {
   return m1.reduce((sum, m, d) => sum + (m - m2[d]) ** 2 + (s1[d] - s2[d]) ** 2, 0);
 }
+
+test("--batch auto: 500 images a call for the quick start's model, 16 for the paper's (what fits the wasm heap); a number is kept", async () => {
+  await backendReady;
+  const modelOf = async (file: string) => {
+    const config = await resolveExperiment(file, { registry: registerBuiltins() });
+    return assemble(config).get(TOKENS.Model) as Denoiser;
+  };
+  for (const [file, expected] of [['experiments/quickstart.yaml', 500], ['experiments/mnist-ema.yaml', 16]] as const) {
+    const model = await modelOf(file);
+    try {
+      assert.is(samplingBatch(model, 'auto'), expected, file);
+      assert.is(samplingBatch(model, 7), 7);
+    } finally {
+      model.dispose();
+    }
+  }
+});
 
 test('FID of a feature set with itself is 0', () => {
   const stats = featureStats(gaussianFeatures(300, [0, 1, -2, 3, 0.5], [1, 2, 0.5, 1, 3], new Rng(1)), 5);

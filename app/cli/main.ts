@@ -31,6 +31,7 @@ export function buildProgram(): Command {
     .action(async (opts) => (await import('./commands/doctor.js')).doctor(opts));
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];
+  const batchSetting = (value: string): number | 'auto' => (value === 'auto' ? 'auto' : Number(value));
   const configOptions = (command: Command) =>
     command
       .option('--set <path=value>', 'override a value after extends (repeatable; +path=value adds, ~path deletes)', collect)
@@ -120,7 +121,7 @@ export function buildProgram(): Command {
     .option('--steps <count>', 'sampling steps (the samplers that take a step count: ddim, dpm-solver++)', (v) => Number(v))
     .option('--sampler-set <key=value>', 'set a parameter of the sampler, e.g. eta=1 (repeatable)', collect)
     .option('--seed <seed>', 'seed of the starting noise', (v) => Number(v), 0)
-    .option('--batch <count>', 'images per model call (the paper model on wasm: 16 fit its heap)', (v) => Number(v), 16)
+    .option('--batch <count>', "images per model call; 'auto': as many as fit (the quick start's model: 500, the paper's: 16)", batchSetting, 'auto')
     .addOption(backendOption())
     .action(async (target, opts) => (await import('./commands/sample.js')).sample(target, opts));
 
@@ -137,7 +138,7 @@ export function buildProgram(): Command {
     .option('--steps <count>', 'a run: sampling steps (ddim, dpm-solver++)', (v) => Number(v))
     .option('--sampler-set <key=value>', 'a run: set a parameter of the sampler, e.g. eta=1 (repeatable)', collect)
     .option('--seed <seed>', 'a run: seed of the starting noise', (v) => Number(v), 0)
-    .option('--batch <count>', 'a run: images per model call', (v) => Number(v), 16)
+    .option('--batch <count>', "a run: images per model call; 'auto': as many as fit (the quick start's model: 500, the paper's: 16)", batchSetting, 'auto')
     .option('--classifier-set <path=value>', 'override the classifier experiment (its own cache entry; repeatable)', collect)
     .addOption(backendOption())
     .action(async (target, opts) => (await import('./commands/eval.js')).evaluate(target, opts));

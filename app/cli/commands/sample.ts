@@ -16,7 +16,7 @@ import { writeNpyUint8 } from '../../../framework/data/npy.js';
 import { writeFileAtomic } from '../../../framework/fsutil.js';
 import { XpError } from '../../../framework/errors.js';
 import { Rng } from '../../../framework/rng.js';
-import { sampleInBatches } from '../../../framework/eval/sampling.js';
+import { sampleInBatches, samplingBatch } from '../../../framework/eval/sampling.js';
 import { takeVariables } from '../../../framework/training/train-state.js';
 import type { ConfigMap } from '../../../framework/config/load.js';
 
@@ -29,7 +29,8 @@ export interface SamplingOptions {
   /** `key=value` settings of the sampler's parameters (`--sampler-set`). */
   samplerSet?: string[];
   seed: number;
-  batch: number;
+  /** Images per model call, or 'auto' (framework/eval/sampling.ts). */
+  batch: number | 'auto';
   backend?: string;
 }
 
@@ -85,6 +86,7 @@ export interface CheckpointSamples {
  */
 export async function sampleCheckpoint(target: string, opts: SamplingOptions): Promise<CheckpointSamples> {
   if (!Number.isInteger(opts.n) || opts.n < 1) throw new XpError(`--n must be a positive integer, got ${opts.n}`);
+  if (opts.batch !== 'auto' && (!Number.isInteger(opts.batch) || opts.batch < 1)) throw new XpError(`--batch must be a positive integer or auto, got ${opts.batch}`);
   const checkpoint = resolveCheckpoint(target);
   const runDir = path.dirname(path.dirname(checkpoint));
   const config = await resolveApp(path.join(runDir, 'config.yaml'), { set: samplerOverrides(opts) });
@@ -128,8 +130,9 @@ function loadWeights(model: Denoiser, checkpoint: string, prefix: string): void 
 /** Samples in batches, with a progress bar over all denoising steps. */
 async function sampleWithProgress(model: Denoiser, sampler: Sampler, shape: Shape3, opts: SamplingOptions): Promise<Uint8Array> {
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(Math.ceil(opts.n / opts.batch) * sampler.evaluations, 0);
-  const bytes = await sampleInBatches(model, sampler, shape, opts.n, opts.batch, new Rng(opts.seed), () => bar?.increment());
+  const batch = samplingBatch(model, opts.batch);
+  bar?.start(Math.ceil(opts.n / batch) * sampler.evaluations, 0);
+  const bytes = await sampleInBatches(model, sampler, shape, opts.n, batch, new Rng(opts.seed), () => bar?.increment());
   bar?.stop();
   return bytes;
 }
