@@ -72,6 +72,7 @@ const LOADERS: Record<BackendName, BackendLoader> = {
       native.unregisterNativeKernels();
       const { registerWasmTrainingKernels } = await import('./kernels/wasm-kernels.js');
       registerWasmTrainingKernels();
+      // The fused GELU and normalization too: native ones displace them (tryBackend's call then finds them registered).
       registerFusedKernels('wasm');
       native.registerNativeKernels();
     },

@@ -329,7 +329,7 @@ function normalizeGrad(args: KernelArgs): tf.TensorInfo[] {
  * and a scalar; undefined for anything else (float32 only).
  */
 function binaryLayout(a: tf.TensorInfo, b: tf.TensorInfo): { full: tf.TensorInfo; other: tf.TensorInfo; rows: number; mid: number; inner: number } | undefined {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length === 0 && b.shape.length === 0) return undefined;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || (a.shape.length === 0 && b.shape.length === 0)) return undefined;
   const out = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
   const size = tf.util.sizeFromShape(out);
   if (size === 0) return undefined;

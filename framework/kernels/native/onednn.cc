@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -53,6 +54,15 @@ struct Heap {
   }
 };
 
+// "name,threads T,d1,d2,...": a plan's key (oneDNN fixes a primitive's thread count when it
+// creates it, so the key holds it too).
+std::string planKey(const char *name, std::initializer_list<int64_t> dims) {
+  std::ostringstream key;
+  key << name << ",threads " << omp_get_max_threads();
+  for (int64_t d : dims) key << ',' << d;
+  return key.str();
+}
+
 // What a 2-D convolution is, in tfjs's terms (NHWC activations, HWIO filter).
 struct ConvShape {
   int64_t n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight;
@@ -70,12 +80,8 @@ struct ConvShape {
   memory::dims padBefore() const { return {padTop, padLeft}; }
   memory::dims padAfter() const { return {padBottom, padRight}; }
 
-  // oneDNN fixes a primitive's thread count when it creates it, so the key holds it too.
   std::string key(const char *kind) const {
-    std::ostringstream s;
-    s << kind << ",threads " << omp_get_max_threads();
-    for (int64_t v : {n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight}) s << ',' << v;
-    return s.str();
+    return planKey(kind, {n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight});
   }
 };
 
@@ -135,25 +141,37 @@ thread_local int allowedThreads = 0;
 // two threads than on one. 20 MFLOP is about 0.2 ms of one core's oneDNN.
 constexpr double kMinFlopPerThread = 20e6;
 
-// Sets OpenMP's threads for a kernel of `flop` FLOPs: as many as allowed, but no more than its
-// work fills.
-void useThreadsFor(double flop) {
+// Elementwise kernels split across threads only above this many values: below it, waking a
+// second thread costs more than the half of the work it would take.
+constexpr double kMinValuesPerThread = 1 << 16;
+
+// Sets OpenMP's threads for a kernel of `work` units (FLOPs, values): as many as allowed, but
+// no more than its work fills at `minPerThread` units a thread.
+void useThreadsForWork(double work, double minPerThread) {
   if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
-  int wanted = static_cast<int>(flop / kMinFlopPerThread);
-  omp_set_num_threads(wanted < 1 ? 1 : (wanted > allowedThreads ? allowedThreads : wanted));
+  double wanted = work / minPerThread;
+  omp_set_num_threads(wanted < 1 ? 1 : (wanted > allowedThreads ? allowedThreads : static_cast<int>(wanted)));
 }
 
-// Plans by shape, per thread (a plan's weights buffer is scratch that two threads must not
-// share). Bounded: a process that sees ever new shapes (tests) starts over.
+void useThreadsFor(double flop) { useThreadsForWork(flop, kMinFlopPerThread); }
+void useThreadsForValues(int64_t values) { useThreadsForWork(static_cast<double>(values), kMinValuesPerThread); }
+
+// Plans (primitives and what they need beside them) by key (planKey), per thread: a plan's
+// weights buffer is scratch that two threads must not share. Bounded: a process that sees ever new shapes (tests) starts over.
 constexpr size_t kMaxPlans = 512;
 
-template <typename Plan>
-Plan &planFor(const std::string &key, Plan (*make)(const ConvShape &), const ConvShape &s) {
+template <typename Plan, typename Make>
+Plan &cachedPlan(const std::string &key, Make make) {
   thread_local std::unordered_map<std::string, std::unique_ptr<Plan>> plans;
   auto found = plans.find(key);
   if (found != plans.end()) return *found->second;
   if (plans.size() >= kMaxPlans) plans.clear();
-  return *plans.emplace(key, std::make_unique<Plan>(make(s))).first->second;
+  return *plans.emplace(key, std::make_unique<Plan>(make())).first->second;
+}
+
+template <typename Plan>
+Plan &planFor(const std::string &key, Plan (*make)(const ConvShape &), const ConvShape &s) {
+  return cachedPlan<Plan>(key, [&] { return make(s); });
 }
 
 ConvPlan makeForward(const ConvShape &s) {
@@ -316,11 +334,7 @@ struct MatMulShape {
   memory::desc b() const { return transposeB ? memory::desc({batchB, k, n}, dt::f32, memory::dims{k * n, 1, k}) : memory::desc({batchB, k, n}, dt::f32, memory::dims{k * n, n, 1}); }
   memory::desc c() const { return memory::desc({batch(), m, n}, dt::f32, tag::abc); }
 
-  std::string key() const {
-    std::ostringstream s;
-    s << "matmul,threads " << omp_get_max_threads() << ',' << batchA << ',' << batchB << ',' << m << ',' << k << ',' << n << ',' << transposeA << ',' << transposeB;
-    return s.str();
-  }
+  std::string key() const { return planKey("matmul", {batchA, batchB, m, k, n, transposeA, transposeB}); }
 };
 
 struct MatMulPlan {
@@ -329,13 +343,10 @@ struct MatMulPlan {
 };
 
 MatMulPlan &matmulFor(const MatMulShape &s) {
-  thread_local std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> plans;
-  std::string key = s.key();
-  auto found = plans.find(key);
-  if (found != plans.end()) return *found->second;
-  if (plans.size() >= kMaxPlans) plans.clear();
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(s.a(), s.b(), s.c()), userScratchpad(), cpuEngine());
-  return *plans.emplace(key, std::make_unique<MatMulPlan>(MatMulPlan{dnnl::matmul(pd), pd.scratchpad_desc()})).first->second;
+  return cachedPlan<MatMulPlan>(s.key(), [&] {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(s.a(), s.b(), s.c()), userScratchpad(), cpuEngine());
+    return MatMulPlan{dnnl::matmul(pd), pd.scratchpad_desc()};
+  });
 }
 
 // batchMatMul(heap, aOffset, bOffset, cOffset, batchA, batchB, m, k, n, transposeA, transposeB)
@@ -357,16 +368,6 @@ napi_value BatchMatMul(napi_env env, napi_callback_info info) {
   });
 }
 
-// Elementwise kernels split across threads only above this many values: below it, waking a
-// second thread costs more than the half of the work it would take.
-constexpr int64_t kMinValuesPerThread = 1 << 16;
-
-void useThreadsForValues(int64_t values) {
-  if (allowedThreads == 0) allowedThreads = omp_get_max_threads();
-  int64_t wanted = values / kMinValuesPerThread;
-  omp_set_num_threads(static_cast<int>(wanted < 1 ? 1 : (wanted > allowedThreads ? allowedThreads : wanted)));
-}
-
 // The exact GELU, x·Φ(x) with erf (oneDNN's gelu_erf), forward and backward, on n values.
 struct GeluPlan {
   dnnl::eltwise_forward forward;
@@ -374,17 +375,14 @@ struct GeluPlan {
 };
 
 GeluPlan &geluFor(int64_t n) {
-  thread_local std::unordered_map<std::string, std::unique_ptr<GeluPlan>> plans;
-  std::string key = "gelu,threads " + std::to_string(omp_get_max_threads()) + "," + std::to_string(n);
-  auto found = plans.find(key);
-  if (found != plans.end()) return *found->second;
-  if (plans.size() >= kMaxPlans) plans.clear();
-  memory::desc values({n}, dt::f32, tag::a);
-  dnnl::eltwise_forward::primitive_desc forward(
-      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_gelu_erf, values, 0.f, 0.f), cpuEngine());
-  dnnl::eltwise_backward::primitive_desc backward(
-      dnnl::eltwise_backward::desc(dnnl::algorithm::eltwise_gelu_erf, values, values, 0.f, 0.f), cpuEngine(), forward);
-  return *plans.emplace(key, std::make_unique<GeluPlan>(GeluPlan{dnnl::eltwise_forward(forward), dnnl::eltwise_backward(backward)})).first->second;
+  return cachedPlan<GeluPlan>(planKey("gelu", {n}), [&] {
+    memory::desc values({n}, dt::f32, tag::a);
+    dnnl::eltwise_forward::primitive_desc forward(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_gelu_erf, values, 0.f, 0.f), cpuEngine());
+    dnnl::eltwise_backward::primitive_desc backward(
+        dnnl::eltwise_backward::desc(dnnl::algorithm::eltwise_gelu_erf, values, values, 0.f, 0.f), cpuEngine(), forward);
+    return GeluPlan{dnnl::eltwise_forward(forward), dnnl::eltwise_backward(backward)};
+  });
 }
 
 int64_t positiveCount(const Args &a, size_t i) {
@@ -667,15 +665,11 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     memory x(values, cpuEngine(), heap.at(a.integer(1), rows * columns, "x"));
     memory y(values, cpuEngine(), heap.at(a.integer(2), rows * columns, "y"));
     useThreadsForValues(rows * columns);
-    thread_local std::unordered_map<std::string, std::unique_ptr<dnnl::softmax_forward>> plans;
-    std::string key = "softmax,threads " + std::to_string(omp_get_max_threads()) + "," + std::to_string(rows) + "," + std::to_string(columns);
-    auto found = plans.find(key);
-    if (found == plans.end()) {
-      if (plans.size() >= kMaxPlans) plans.clear();
-      dnnl::softmax_forward::primitive_desc pd(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, values, 1), cpuEngine());
-      found = plans.emplace(key, std::make_unique<dnnl::softmax_forward>(pd)).first;
-    }
-    found->second->execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+    auto &softmax = cachedPlan<dnnl::softmax_forward>(planKey("softmax", {rows, columns}), [&] {
+      return dnnl::softmax_forward(
+          dnnl::softmax_forward::primitive_desc(dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, values, 1), cpuEngine()));
+    });
+    softmax.execute(threadStream(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
     threadStream().wait();
     return undefinedOf(env);
   });
