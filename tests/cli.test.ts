@@ -30,8 +30,8 @@ test('xp doctor names the backend and, on wasm, the SIMD loops it found', () => 
   const result = xp(['doctor', '--backend', 'wasm']);
   assert.is(result.code, 0, result.stderr);
   assert.match(result.stdout, /^backend:\s+wasm$/m);
-  // With the native kernels built (CI builds them), GELU leaves the SIMD module's list.
-  assert.match(result.stdout, /^wasm SIMD:\s+\S+kernels\.wasm \(normalization, Adam, EMA(, GELU)?\)$/m);
+  // With the native kernels built (CI builds them), GELU and normalization leave the SIMD module's list.
+  assert.match(result.stdout, /^wasm SIMD:\s+\S+kernels\.wasm \((GELU, normalization, )?Adam, EMA\)$/m);
   assert.match(result.stdout, /^gelu:\s+(native: oneDNN gelu_erf|wasm: xp's SIMD loop)$/m);
 });
 

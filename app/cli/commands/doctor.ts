@@ -34,15 +34,14 @@ function wasmKernelLines(): string[] {
   const products = native.active ? `native: ${native.detail}` : 'wasm: XNNPACK, small batched products in xp\'s SIMD loop';
   const simdBuilt = simdKernelsOf(tf.backend() as BackendWasm) !== undefined;
   const gelu = native.active ? 'native: oneDNN gelu_erf' : simdBuilt ? 'wasm: xp\'s SIMD loop' : 'wasm: a JavaScript loop';
-  const copies = native.active ? 'native: row copies' : 'wasm (tfjs-backend-wasm)';
   const simd = simdBuilt
-    ? `${SIMD_KERNELS_FILE} (normalization, Adam, EMA${native.active ? '' : ', GELU'})`
+    ? `${SIMD_KERNELS_FILE} (${native.active ? '' : 'GELU, normalization, '}Adam, EMA)`
     : 'not built (npm run build:simd); GELU, normalization, Adam and EMA run as slower JavaScript loops';
   return [
     `convolutions: ${convolutions}`,
     `matmul:       ${products}`,
     `gelu:         ${gelu}`,
-    `concat/split: ${copies}`,
+    ...(native.active ? ['native also: normalization, add/multiply, softmax, concat/split'] : []),
     `wasm SIMD:    ${simd}`,
     'other ops:    wasm (tfjs-backend-wasm)',
   ];
