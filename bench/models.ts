@@ -35,7 +35,7 @@ export interface ModelCase {
 
 // The paper's UNet takes most of a minute a training step here, so two timed steps.
 export const CASES: ModelCase[] = [
-  { experiment: 'experiments/quickstart.yaml', trainBatches: [64, 8], forwardBatch: 64, ddimImages: 16, ddpmImages: 4, reps: 3 },
+  { experiment: 'experiments/quickstart.yaml', trainBatches: [64, 32, 8], forwardBatch: 64, ddimImages: 16, ddpmImages: 4, reps: 3 },
   { experiment: 'experiments/mnist-standard.yaml', trainBatches: [8], forwardBatch: 4, ddimImages: 0, ddpmImages: 0, reps: 2 },
 ];
 
@@ -100,11 +100,14 @@ export async function build(experiment: string) {
 
 type Built = Awaited<ReturnType<typeof build>>;
 
-/** Training throughput of the case's model on `threads` threads, built afresh and freed after (what bench/vs-pytorch.ts compares). */
-export async function measureTrainingOf(c: ModelCase, threads: number): Promise<Training> {
+/**
+ * Training throughput of the case's model, built afresh and freed after (what bench/vs-pytorch.ts
+ * compares), on the threads `threadsFor` picks for it.
+ */
+export async function measureTrainingOf(c: ModelCase, threadsFor: (model: Built['model']) => number): Promise<Training> {
   const built = await build(c.experiment);
   try {
-    return await measureTraining(c, built, threads);
+    return await measureTraining(c, built, threadsFor(built.model));
   } finally {
     built.model.dispose();
   }

@@ -2,7 +2,7 @@
 """Training throughput of xp's UNets in PyTorch: the anchor of `npm run bench -- --vs-pytorch`.
 
 Builds the paper's UNet (experiments/mnist-standard.yaml, 28,327,297 parameters) or the
-quick-start one (experiments/quickstart.yaml, 123,185), block for block as xp builds them
+quick-start one (experiments/quickstart.yaml, 185,553), block for block as xp builds them
 (components/blocks/*.ts, framework/nn/*.ts), exits non-zero if its parameter count differs
 from xp's, then times DDPM training steps: per-example timesteps, x_t from the paper's linear
 schedule, MSE on the predicted noise, Adam. Prints one JSON object on stdout (progress on
@@ -54,12 +54,12 @@ MODELS = {
     "quickstart": {
         "time_dim": 64,
         "start": 8,
-        "downs": [(16, False), (32, True)],
+        "downs": [(16, False), (64, True)],
         "bottom": (32, 1),
         "ups": [(16, False), (8, False)],
         "heads": 4,
-        "lr": 1e-3,
-        "parameters": 123_185,
+        "lr": 1.01e-3,
+        "parameters": 185_553,
     },
 }
 

@@ -14,6 +14,7 @@ import { table, type Benchmark } from './harness.js';
 import { CASES, measureTrainingOf, type ModelCase, type Training } from './models.js';
 import { measureKernelRates } from './native-kernels.js';
 import { nativeKernelStatus, setNativeThreads } from '../framework/kernels/native/onednn-kernels.js';
+import { useTrainingThreads } from '../framework/training/runner.js';
 
 /** Debian's python3-torch installs for the system Python, not for a pyenv or venv one on PATH. */
 const PYTHON = process.env.XP_BENCH_PYTHON ?? '/usr/bin/python3';
@@ -22,23 +23,13 @@ const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pytorch_
 const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
 /**
  * One core and two, the whole machine (as the issue's anchor was measured), on both sides:
- * PyTorch's second thread is an OpenMP thread inside each op, and so is xp's where the native
- * kernels run (oneDNN's threads; xp itself stays on one thread), else a worker thread with half
- * of each batch (`trainer.threads`).
+ * PyTorch's second thread is an OpenMP thread inside each op; xp's threads are what
+ * `trainer.threads: auto` trains with on that many cores (worker threads for a small model,
+ * oneDNN's own threads for a large one).
  */
 const THREADS = [1, 2];
 /** PyTorch steps are cheap beside xp's, so a few more of them. */
 const PYTORCH_STEPS = { warmup: 1, steps: 3 };
-/**
- * xp's threads for training on `cores` cores, as docs/performance.md measured best: with the
- * native kernels one thread whose oneDNN kernels use the cores (worker threads are slower
- * there), on wasm alone a worker thread per core.
- */
-function xpThreadsOn(cores: number): number {
-  if (!nativeKernelStatus().active) return cores;
-  setNativeThreads(cores);
-  return 1;
-}
 
 /** Each experiment's model in bench/pytorch_unet.py and issue 15's target for xp / PyTorch. */
 const COUNTERPARTS: Record<string, { model: string; target: number }> = {
@@ -93,7 +84,7 @@ export const vsPytorch: Benchmark = {
     const cpu = os.cpus()[0]?.model ?? 'unknown';
     const notes = [
       `CPU: ${cpu}, ${os.cpus().length} cores.`,
-      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail}); 2T: oneDNN on two threads` : 'wasm kernels; 2T: a worker thread takes half of each batch'}; median of timed steps after one warm-up, as \`npm run bench -- models\`.`,
+      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail})` : 'wasm kernels'}; 2T: the threads \`trainer.threads: auto\` picks on two cores; median of timed steps after one warm-up, as \`npm run bench -- models\`.`,
       `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of ${PYTORCH_STEPS.steps} steps after ${PYTORCH_STEPS.warmup} warm-up.`,
       'xp / PyTorch divides the faster xp column by the faster PyTorch column. Parameter counts checked equal on both sides.',
     ];
@@ -112,7 +103,7 @@ export const vsPytorch: Benchmark = {
 async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[] }> {
   const { model, target } = COUNTERPARTS[c.experiment];
   const xp: Training[] = [];
-  for (const cores of THREADS) xp.push(await measureTrainingOf(c, xpThreadsOn(cores)));
+  for (const cores of THREADS) xp.push(await measureTrainingOf(c, (model) => useTrainingThreads(model, 'auto', cores)));
   setNativeThreads(THREADS.at(-1)!);
   const runs: PytorchRun[] = [];
   for (const threads of THREADS) runs.push(await runPytorch(model, c.trainBatches, threads));

@@ -206,11 +206,7 @@ export class Runner implements Trainer {
    * the cores between them.
    */
   private async gradientComputer(examples: number): Promise<GradientComputer> {
-    const setting = this.params.threads;
-    const cores = os.availableParallelism();
-    const native = nativeKernelStatus().active;
-    const threads = Math.min(setting === 'auto' ? autoThreads(this.model, cores, native) : setting, this.dataset.size);
-    if (native) setNativeThreads(Math.max(1, Math.floor(cores / threads)));
+    const threads = useTrainingThreads(this.model, this.params.threads, os.availableParallelism(), this.dataset.size);
     const setup = { modules: this.registry.modules, experiment: this.experiment, examplesPerPass: examples };
     return startGradients(this.model, this.objective, setup, threads);
   }
@@ -263,6 +259,17 @@ function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTe
  * paper's 10 GFLOP model 1.7x faster on one xp thread with oneDNN on both cores.
  */
 const NATIVE_WORKERS_BELOW_FLOPS = 1e9;
+
+/**
+ * The worker threads for a `trainer.threads` setting on `cores` cores, at most `limit`; where the
+ * native kernels run, gives each thread its share of the cores for oneDNN's own threads.
+ */
+export function useTrainingThreads(model: Pick<Trainable, 'summary'>, setting: number | 'auto', cores: number, limit = Infinity): number {
+  const native = nativeKernelStatus().active;
+  const threads = Math.min(setting === 'auto' ? autoThreads(model, cores, native) : setting, limit);
+  if (native) setNativeThreads(Math.max(1, Math.floor(cores / threads)));
+  return threads;
+}
 
 /**
  * 'auto': one worker thread per core on the single-threaded wasm and cpu backends, and on native
