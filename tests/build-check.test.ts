@@ -25,9 +25,9 @@ const invalid: [string, string[], RegExp][] = [
     new RegExp(`^xp: ${quickstart}:${lineOf('type: noise-prediction')}:\\d+: schedule: missing section 'schedule': objective 'noise-prediction' needs it$`, 'm'),
   ],
   [
-    'a 200-step DDIM on a 10-step schedule',
+    'a 300-step DDIM on a 10-step schedule',
     ['--set', 'schedule.steps=10'],
-    new RegExp(`^xp: ${quickstart}:${lineOf('steps: 200')}:\\d+: sampler\\.steps: is 200, but the schedule has only 9 timesteps to visit$`, 'm'),
+    new RegExp(`^xp: ${quickstart}:${lineOf('steps: 300')}:\\d+: sampler\\.steps: is 300, but the schedule has only 9 timesteps to visit$`, 'm'),
   ],
   [
     'a UNet with a Down and no Up',
