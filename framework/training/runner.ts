@@ -201,10 +201,7 @@ export class Runner implements Trainer {
     return loss;
   }
 
-  /**
-   * Worker threads as asked, or 'auto' (autoThreads). Asked-for threads on native kernels share
-   * the cores between them.
-   */
+  /** Gradients on the worker threads `trainer.threads` asks for (useTrainingThreads), one slice of each batch apiece. */
   private async gradientComputer(examples: number): Promise<GradientComputer> {
     const threads = useTrainingThreads(this.model, this.params.threads, os.availableParallelism(), this.dataset.size);
     const setup = { modules: this.registry.modules, experiment: this.experiment, examplesPerPass: examples };
