@@ -1,6 +1,7 @@
 /**
  * The native (oneDNN) kernels against tfjs's cpu backend: forward and gradients of convolutions,
- * matrix products, GELU, normalization, add and multiply, softmax, concatenations and splits
+ * matrix products, GELU, normalization, add and multiply, softmax, sums, max pooling, bilinear
+ * resizing, concatenations and splits
  * on random shapes, that the addon and not a fallback computed them, no
  * leaks, and the wasm path where the addon is absent or switched off. CI builds the addon
  * (.ci/run); elsewhere these tests fail with the one line that builds it.
@@ -206,6 +207,69 @@ test('a broadcast the addon does not take ([4, 1] with [1, 5]) goes to the wasm 
 for (const shape of [[2, 4, 49, 49], [3, 1], [5, 7]]) {
   test(`softmax over the last axis of ${shape.join('x')} and its gradient equal the cpu backend's`, async () => {
     await checkAgainstCpu(`softmax ${shape.join('x')}`, (x) => tf.softmax(x.mul(3)), [shape], [tf.Softmax]);
+  });
+}
+
+test('a broadcast of one value per run ([2, 4, 9, 1] by [2, 4, 9, 9], softmax\'s gradient) is computed natively, and right', async () => {
+  await checkAgainstCpu('multiply of 2x4x9x1 and 2x4x9x9', (x, y) => tf.mul(x, y), [[2, 4, 9, 1], [2, 4, 9, 9]], [tf.Multiply]);
+});
+
+// Sums over adjacent axes: a bias's gradient (leading), per example (middle), rows (trailing),
+// everything, kept dimensions; their gradients broadcast back.
+const SUMS: { x: number[]; axis: number | number[]; keepDims: boolean }[] = [
+  { x: [49, 64], axis: 0, keepDims: false },
+  { x: [3, 7, 5, 6], axis: [0, 1, 2], keepDims: false },
+  { x: [3, 7, 5, 6], axis: [2, 1], keepDims: false },
+  { x: [2, 4, 9, 9], axis: -1, keepDims: true },
+  { x: [300_000], axis: 0, keepDims: false },
+  { x: [5, 3], axis: [0, 1], keepDims: true },
+];
+
+for (const { x, axis, keepDims } of SUMS) {
+  const label = `sum of ${x.join('x')} over ${JSON.stringify(axis)}${keepDims ? ', dimensions kept' : ''}`;
+  test(`${label} and its gradient equal the cpu backend's`, async () => {
+    await checkAgainstCpu(label, (v) => tf.sum(v, axis, keepDims), [x], [tf.Sum]);
+  });
+}
+
+test('a sum over axes that are not adjacent goes to the wasm kernel, and is right', () => {
+  const before = calls(tf.Sum);
+  const values = tf.tidy(() => Array.from(tf.sum(tf.range(0, 24).reshape([2, 3, 4]), [0, 2]).dataSync()));
+  assert.is(calls(tf.Sum), before, 'the addon took a sum over axes 0 and 2');
+  // Row j of the 3 sums 0-3 + 12-15 shifted by 4j.
+  assert.equal(values, [60, 92, 124]);
+});
+
+// Max pooling's gradient: the UNet's 2x2/2, odd sizes, overlapping windows, 'same' padding.
+const POOLS: { x: number[]; filter: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' }[] = [
+  { x: [2, 28, 28, 8], filter: 2, strides: 2, pad: 'valid' },
+  { x: [1, 7, 9, 3], filter: 2, strides: 2, pad: 'valid' },
+  { x: [2, 9, 9, 4], filter: 3, strides: 2, pad: 'same' },
+  { x: [3, 6, 5, 2], filter: [3, 2], strides: [1, 2], pad: 'same' },
+];
+
+for (const { x, filter, strides, pad } of POOLS) {
+  const label = `max pooling of ${x.join('x')}, filter ${filter}, strides ${strides}, pad ${pad}`;
+  test(`${label}: its gradient equals the cpu backend's`, async () => {
+    await checkAgainstCpu(label, (v) => tf.maxPool(v as tf.Tensor4D, filter, strides, pad), [x], [tf.MaxPoolGrad]);
+  });
+}
+
+// Bilinear resizing's gradient: the UNet's doubling with aligned corners, without, shrinking,
+// odd sizes, a 1-pixel image. Square images only: tfjs 4.22's cpu backend returns this gradient
+// with height and width swapped, which tfjs rejects for any other.
+const RESIZES: { x: number[]; size: [number, number]; alignCorners: boolean }[] = [
+  { x: [2, 14, 14, 16], size: [28, 28], alignCorners: true },
+  { x: [2, 7, 7, 5], size: [14, 14], alignCorners: false },
+  { x: [1, 9, 9, 3], size: [4, 4], alignCorners: true },
+  { x: [3, 5, 5, 2], size: [11, 11], alignCorners: false },
+  { x: [1, 1, 1, 2], size: [3, 3], alignCorners: true },
+];
+
+for (const { x, size, alignCorners } of RESIZES) {
+  const label = `bilinear resizing of ${x.join('x')} to ${size.join('x')}${alignCorners ? ', corners aligned' : ''}`;
+  test(`${label}: its gradient equals the cpu backend's`, async () => {
+    await checkAgainstCpu(label, (v) => tf.image.resizeBilinear(v as tf.Tensor4D, size, alignCorners), [x], [tf.ResizeBilinearGrad]);
   });
 }
 

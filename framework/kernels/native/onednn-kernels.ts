@@ -3,7 +3,8 @@
  * on) through a small N-API addon, onednn.cc, working in place on the wasm heap. tfjs stays the
  * engine; only Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul, xp's GELU and
  * normalization and their gradients, Add and Multiply (float32, the broadcasts a UNet makes),
- * Softmax over the last axis, Concat and SplitV change hands.
+ * Softmax over the last axis, Sum over adjacent axes, the gradients of max pooling and bilinear
+ * resizing, Concat and SplitV change hands.
  *
  * Why: wasm runs convolutions on 128-bit SIMD without FMA (XNNPACK, 13-25 GFLOP/s here) while
  * oneDNN uses AVX2/AVX-512 FMA, 4-10x faster on the UNets' shapes (docs/performance.md), and
@@ -41,6 +42,9 @@ interface OneDnnAddon {
   normalize(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, statistics: number, n: number, groupSize: number, channels: number, epsilon: number): void;
   normalizeGrad(heap: ArrayBuffer, x: number, gamma: number, dy: number, statistics: number, dx: number, dGamma: number, dBeta: number, n: number, groupSize: number, channels: number): void;
   softmax(heap: ArrayBuffer, x: number, y: number, rows: number, columns: number): void;
+  sum(heap: ArrayBuffer, x: number, out: number, outer: number, mid: number, inner: number): void;
+  maxPoolGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, ...shape: number[]): void;
+  resizeBilinearGrad(heap: ArrayBuffer, dy: number, dx: number, ...shape: number[]): void;
   binary(heap: ArrayBuffer, op: number, a: number, b: number, out: number, rows: number, mid: number, inner: number): void;
   copyColumns(heap: ArrayBuffer, src: number, srcRowLength: number, srcColumn: number, dst: number, dstRowLength: number, dstColumn: number, rows: number, columns: number): void;
   setThreads(n: number): void;
@@ -374,6 +378,64 @@ function softmax(args: KernelArgs): tf.TensorInfo {
   return y;
 }
 
+/**
+ * A float32 sum over one run of adjacent axes, as [outer, mid, inner] -> [outer, inner]: the
+ * gradients of a bias ([rows, c] -> [c]), of a per-example vector ([n, h, w, c] -> [n, c]) and
+ * softmax's row sums; other axes and dtypes go to tfjs.
+ */
+function sum(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  const size = tf.util.sizeFromShape(x.shape);
+  const adjacent = axes.length > 0 && axes.every((a, i) => a === axes[0] + i);
+  if (x.dtype !== 'float32' || size === 0 || !adjacent) return fallBack(tf.Sum, args);
+  const [first, last] = [axes[0], axes.at(-1)!];
+  const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+  const backend = args.backend as BackendWasm;
+  const out = backend.makeOutput(keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape, 'float32');
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
+  const mid = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
+  addonFor(tf.Sum).sum(heapOf(backend), heapOffset(backend, x), heapOffset(backend, out), outer, mid, size / (outer * mid));
+  return out;
+}
+
+/** Max pooling's gradient, float32 NHWC (dilation 1, as tfjs's maxPool has). */
+function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(input.shape as Shape4D, filterSize, strides, 1, pad, dimRoundingMode);
+  const takes = [dy, input].every((t) => t.dtype === 'float32' && tf.util.sizeFromShape(t.shape) > 0) && tf.util.arraysEqual(dy.shape, info.outShape);
+  if (!takes) return fallBack(tf.MaxPoolGrad, args);
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput(input.shape, 'float32');
+  addonFor(tf.MaxPoolGrad).maxPoolGrad(heapOf(backend), heapOffset(backend, input), heapOffset(backend, dy), heapOffset(backend, dx),
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left);
+  return dx;
+}
+
+/**
+ * Bilinear resizing's gradient, float32 NHWC, without half-pixel centres (tfjs computes that
+ * gradient as if they were off): source position r·scale, scale (in − 1)/(out − 1) with aligned
+ * corners, in/out without.
+ */
+function resizeBilinearGrad(args: KernelArgs): tf.TensorInfo {
+  const { images, dy } = args.inputs as { images: tf.TensorInfo; dy: tf.TensorInfo };
+  const { alignCorners, halfPixelCenters } = args.attrs as unknown as tf.ResizeBilinearGradAttrs;
+  const takes = [images, dy].every((t) => t.dtype === 'float32' && t.shape.length === 4 && tf.util.sizeFromShape(t.shape) > 0)
+    && !halfPixelCenters && images.shape[0] === dy.shape[0] && images.shape[3] === dy.shape[3];
+  if (!takes) return fallBack(tf.ResizeBilinearGrad, args);
+  const [n, inHeight, inWidth, channels] = images.shape;
+  const [, outHeight, outWidth] = dy.shape;
+  const scale = (inSize: number, outSize: number) => (alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize);
+  const backend = args.backend as BackendWasm;
+  const dx = backend.makeOutput(images.shape, 'float32');
+  addonFor(tf.ResizeBilinearGrad).resizeBilinearGrad(heapOf(backend), heapOffset(backend, dy), heapOffset(backend, dx),
+    n, inHeight, inWidth, channels, outHeight, outWidth, scale(inHeight, outHeight), scale(inWidth, outWidth));
+  return dx;
+}
+
 /** Concatenation and split copy 4-byte values; other dtypes (bool, complex, string) go to tfjs. */
 const copiable = (t: tf.TensorInfo) => (t.dtype === 'float32' || t.dtype === 'int32') && tf.util.sizeFromShape(t.shape) > 0;
 
@@ -437,6 +499,9 @@ const NATIVE_KERNEL_CONFIGS: tf.KernelConfig[] = [
   { kernelName: tf.Add, backendName: BACKEND, kernelFunc: binary(tf.Add) },
   { kernelName: tf.Multiply, backendName: BACKEND, kernelFunc: binary(tf.Multiply) },
   { kernelName: tf.Softmax, backendName: BACKEND, kernelFunc: softmax },
+  { kernelName: tf.Sum, backendName: BACKEND, kernelFunc: sum },
+  { kernelName: tf.MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGrad },
+  { kernelName: tf.ResizeBilinearGrad, backendName: BACKEND, kernelFunc: resizeBilinearGrad },
   { kernelName: tf.Concat, backendName: BACKEND, kernelFunc: concat },
   { kernelName: tf.SplitV, backendName: BACKEND, kernelFunc: splitV as unknown as tf.KernelFunc },
 ];

@@ -10,6 +10,7 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -226,6 +227,12 @@ struct Args {
   int64_t integer(size_t i) const {
     int64_t v = 0;
     if (napi_get_value_int64(env, values[i], &v) != napi_ok) throw std::invalid_argument("argument " + std::to_string(i) + " must be a number");
+    return v;
+  }
+
+  double number(size_t i) const {
+    double v = 0;
+    if (napi_get_value_double(env, values[i], &v) != napi_ok) throw std::invalid_argument("argument " + std::to_string(i) + " must be a number");
     return v;
   }
 
@@ -532,8 +539,8 @@ napi_value Normalize(napi_env env, napi_callback_info info) {
     Args a(env, info, 10);
     Heap heap = a.heap(0);
     NormShape s(a.integer(6), a.integer(7), a.integer(8));
-    double epsilon = 0;
-    if (napi_get_value_double(env, a.values[9], &epsilon) != napi_ok || !(epsilon >= 0)) throw std::invalid_argument("epsilon must be a number >= 0");
+    double epsilon = a.number(9);
+    if (!(epsilon >= 0)) throw std::invalid_argument("epsilon must be a number >= 0");
     const float *x = heap.at(a.integer(1), s.n, "x");
     const float *gamma = heap.at(a.integer(2), s.channels, "gamma");
     const float *beta = heap.at(a.integer(3), s.channels, "beta");
@@ -623,6 +630,17 @@ XP_VECTOR_CLONES void binaryRows(const float *a, const float *b, float *out, int
     for (int64_t r = 0; r < rows; r++) out[r] = op == BinaryOp::kAdd ? a[r] + value : a[r] * value;
     return;
   }
+  if (inner == 1) {  // one b value per run of `mid` values ([n, h, w, 1] by [n, h, w, c]'s rows): runs, not rows of one
+#pragma omp for schedule(static)
+    for (int64_t g = 0; g < rows / mid; g++) {
+      const float value = b[g];
+      const float *ag = a + g * mid;
+      float *outg = out + g * mid;
+#pragma omp simd
+      for (int64_t i = 0; i < mid; i++) outg[i] = op == BinaryOp::kAdd ? ag[i] + value : ag[i] * value;
+    }
+    return;
+  }
 #pragma omp for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     const float *ar = a + r * inner;
@@ -675,6 +693,167 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   });
 }
 
+// --- Sums over a run of adjacent axes -----------------------------------------------------
+// out[o, i] = Σ_m x[o, m, i]: a bias's gradient ([rows, c] -> [c]: outer 1, inner c), a
+// per-example one ([n, h, w, c] -> [n, c]), a row's sum ([.., k] -> [..]: inner 1). tfjs-backend-
+// wasm transposes the reduced axes to the end before it sums, a pass over the values that this
+// saves; the sums are float32, as tfjs's, in a fixed order.
+XP_VECTOR_CLONES void sumRuns(const float *x, float *out, int64_t outer, int64_t mid, int64_t inner) {
+#pragma omp for schedule(static)
+  for (int64_t o = 0; o < outer; o++) {
+    const float *xo = x + o * mid * inner;
+    float *outo = out + o * inner;
+    if (inner == 1) {
+      float s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t m = 0; m < mid; m++) s += xo[m];
+      outo[0] = s;
+      continue;
+    }
+    std::memset(outo, 0, static_cast<size_t>(inner) * 4);
+    for (int64_t m = 0; m < mid; m++) {
+      const float *row = xo + m * inner;
+#pragma omp simd
+      for (int64_t i = 0; i < inner; i++) outo[i] += row[i];
+    }
+  }
+}
+
+// sum(heap, x, out, outer, mid, inner)
+napi_value Sum(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 6);
+    Heap heap = a.heap(0);
+    int64_t outer = a.integer(3), mid = a.integer(4), inner = a.integer(5);
+    if (outer < 1 || mid < 1 || inner < 1) throw std::invalid_argument("sum: outer, mid and inner must be positive");
+    const float *x = heap.at(a.integer(1), outer * mid * inner, "x");
+    float *out = heap.at(a.integer(2), outer * inner, "out");
+    useThreadsForValues(outer > 1 ? outer * mid * inner : 1);
+#pragma omp parallel
+    sumRuns(x, out, outer, mid, inner);
+    return undefinedOf(env);
+  });
+}
+
+// --- Max pooling's gradient (NHWC) -----------------------------------------------------------
+// Each window's dy goes to the window's largest input, the first one in row-major order on a
+// tie, as tfjs's cpu backend routes it; windows are clipped to the image (padding is not a value).
+struct PoolShape {
+  int64_t n, ih, iw, c, oh, ow, fh, fw, sh, sw, padTop, padLeft;
+};
+
+// Window by window, all channels at once: `best` and `where` hold each channel's largest value so far and its index.
+XP_VECTOR_CLONES void maxPoolGradOfExample(const float *x, const float *dy, float *dx, const PoolShape &s, float *best, int64_t *where) {
+  std::memset(dx, 0, static_cast<size_t>(s.ih * s.iw * s.c) * 4);
+  for (int64_t r = 0; r < s.oh; r++) {
+    for (int64_t q = 0; q < s.ow; q++) {
+      std::fill(best, best + s.c, -INFINITY);
+      std::fill(where, where + s.c, int64_t{-1});
+      for (int64_t u = 0; u < s.fh; u++) {
+        const int64_t row = r * s.sh - s.padTop + u;
+        if (row < 0 || row >= s.ih) continue;
+        for (int64_t v = 0; v < s.fw; v++) {
+          const int64_t column = q * s.sw - s.padLeft + v;
+          if (column < 0 || column >= s.iw) continue;
+          const int64_t at = (row * s.iw + column) * s.c;
+#pragma omp simd
+          for (int64_t ch = 0; ch < s.c; ch++) {
+            const bool larger = x[at + ch] > best[ch];
+            best[ch] = larger ? x[at + ch] : best[ch];
+            where[ch] = larger ? at + ch : where[ch];
+          }
+        }
+      }
+      const float *dyp = dy + (r * s.ow + q) * s.c;
+      for (int64_t ch = 0; ch < s.c; ch++) {
+        if (where[ch] >= 0) dx[where[ch]] += dyp[ch];
+      }
+    }
+  }
+}
+
+// maxPoolGrad(heap, x, dy, dx, n, ih, iw, c, oh, ow, fh, fw, sh, sw, padTop, padLeft)
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 16);
+    Heap heap = a.heap(0);
+    PoolShape s{a.integer(4), a.integer(5), a.integer(6), a.integer(7), a.integer(8), a.integer(9),
+                a.integer(10), a.integer(11), a.integer(12), a.integer(13), a.integer(14), a.integer(15)};
+    if (s.n < 1 || s.ih < 1 || s.iw < 1 || s.c < 1 || s.oh < 1 || s.ow < 1 || s.fh < 1 || s.fw < 1 || s.sh < 1 || s.sw < 1) {
+      throw std::invalid_argument("maxPoolGrad: sizes, filter and strides must be positive");
+    }
+    const int64_t inSize = s.ih * s.iw * s.c, outSize = s.oh * s.ow * s.c;
+    const float *x = heap.at(a.integer(1), s.n * inSize, "x");
+    const float *dy = heap.at(a.integer(2), s.n * outSize, "dy");
+    float *dx = heap.at(a.integer(3), s.n * inSize, "dx");
+    useThreadsForValues(s.n * inSize);
+#pragma omp parallel
+    {
+      std::vector<float> best(static_cast<size_t>(s.c));
+      std::vector<int64_t> where(static_cast<size_t>(s.c));
+#pragma omp for schedule(static)
+      for (int64_t e = 0; e < s.n; e++) maxPoolGradOfExample(x + e * inSize, dy + e * outSize, dx + e * inSize, s, best.data(), where.data());
+    }
+    return undefinedOf(env);
+  });
+}
+
+// --- Bilinear resizing's gradient (NHWC) -----------------------------------------------------
+// Each dy value spread over the four inputs it was interpolated from, with the same weights,
+// as tfjs's cpu backend (and TensorFlow's resize_bilinear_op) computes it: source row r·scale.
+struct ResizeShape {
+  int64_t n, ih, iw, c, oh, ow;
+  double heightScale, widthScale;
+};
+
+XP_VECTOR_CLONES void resizeBilinearGradOfExample(const float *dy, float *dx, const ResizeShape &s) {
+  std::memset(dx, 0, static_cast<size_t>(s.ih * s.iw * s.c) * 4);
+  for (int64_t r = 0; r < s.oh; r++) {
+    const double sourceRow = r * s.heightScale;
+    const int64_t top = static_cast<int64_t>(std::floor(sourceRow));
+    const int64_t bottom = std::min(static_cast<int64_t>(std::ceil(sourceRow)), s.ih - 1);
+    const double down = sourceRow - top;
+    for (int64_t q = 0; q < s.ow; q++) {
+      const double sourceColumn = q * s.widthScale;
+      const int64_t left = static_cast<int64_t>(std::floor(sourceColumn));
+      const int64_t right = std::min(static_cast<int64_t>(std::ceil(sourceColumn)), s.iw - 1);
+      const double across = sourceColumn - left;
+      const float weights[4] = {static_cast<float>((1 - down) * (1 - across)), static_cast<float>((1 - down) * across),
+                                static_cast<float>(down * (1 - across)), static_cast<float>(down * across)};
+      float *targets[4] = {dx + (top * s.iw + left) * s.c, dx + (top * s.iw + right) * s.c, dx + (bottom * s.iw + left) * s.c,
+                           dx + (bottom * s.iw + right) * s.c};
+      const float *dyp = dy + (r * s.ow + q) * s.c;
+      // One corner after another: two corners may be the same input (at an edge, or an exact source position).
+      for (int k = 0; k < 4; k++) {
+        float *t = targets[k];
+        const float w = weights[k];
+#pragma omp simd
+        for (int64_t ch = 0; ch < s.c; ch++) t[ch] += dyp[ch] * w;
+      }
+    }
+  }
+}
+
+// resizeBilinearGrad(heap, dy, dx, n, ih, iw, c, oh, ow, heightScale, widthScale)
+napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 11);
+    Heap heap = a.heap(0);
+    ResizeShape s{a.integer(3), a.integer(4), a.integer(5), a.integer(6), a.integer(7), a.integer(8), a.number(9), a.number(10)};
+    if (s.n < 1 || s.ih < 1 || s.iw < 1 || s.c < 1 || s.oh < 1 || s.ow < 1) throw std::invalid_argument("resizeBilinearGrad: sizes must be positive");
+    if (!(s.heightScale >= 0) || !(s.widthScale >= 0) || (s.oh - 1) * s.heightScale >= s.ih || (s.ow - 1) * s.widthScale >= s.iw) {
+      throw std::invalid_argument("resizeBilinearGrad: scales reach outside the image");
+    }
+    const int64_t inSize = s.ih * s.iw * s.c, outSize = s.oh * s.ow * s.c;
+    const float *dy = heap.at(a.integer(1), s.n * outSize, "dy");
+    float *dx = heap.at(a.integer(2), s.n * inSize, "dx");
+    useThreadsForValues(s.n * outSize);
+#pragma omp parallel for schedule(static)
+    for (int64_t e = 0; e < s.n; e++) resizeBilinearGradOfExample(dy + e * outSize, dx + e * inSize, s);
+    return undefinedOf(env);
+  });
+}
+
 // setThreads(n): the most OpenMP threads the calling thread's kernels may use from now on.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -718,6 +897,9 @@ NAPI_MODULE_INIT() {
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalize", nullptr, Normalize, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normalizeGrad", nullptr, NormalizeGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"resizeBilinearGrad", nullptr, ResizeBilinearGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
