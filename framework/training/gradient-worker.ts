@@ -28,11 +28,10 @@ async function start(setup: WorkerSetup): Promise<void> {
     const inputs: PreparedBatch = Object.fromEntries(
       Object.entries(request.inputs).map(([name, t]) => [name, tf.tensor(t.values, t.shape, t.dtype)]),
     );
-    const { loss, grads } = await local.compute(inputs);
-    const weighted = variables.map((v) => tf.mul(grads[v.name], request.share));
-    const arrays = (await Promise.all(weighted.map((t) => t.data()))) as Float32Array[];
-    tf.dispose([...Object.values(inputs), ...Object.values(grads), ...weighted]);
-    const result: ShareResult = { loss: loss * request.share, grads: arrays };
+    const { loss, grads } = await local.compute(inputs, request.share);
+    const arrays = (await Promise.all(variables.map((v) => grads[v.name].data()))) as Float32Array[];
+    tf.dispose([...Object.values(inputs), ...Object.values(grads)]);
+    const result: ShareResult = { loss, grads: arrays };
     parentPort!.postMessage(result, arrays.map((a) => a.buffer as ArrayBuffer));
   });
   parentPort!.postMessage('ready');

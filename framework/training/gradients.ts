@@ -8,7 +8,7 @@ import type { Objective, PreparedBatch, Trainable } from '../interfaces.js';
 import { forEachSlice } from './slices.js';
 
 export interface BatchGradients {
-  /** The batch's mean loss. */
+  /** The batch's mean loss (times the scale asked for). */
   loss: number;
   /** Gradient of the mean loss, keyed by tfjs variable name. */
   grads: tf.NamedTensorMap;
@@ -26,13 +26,16 @@ export class LocalGradients implements GradientComputer {
     private readonly examplesPerPass: number,
   ) {}
 
-  /** Slices' gradients, each weighted by its share of the batch, add up to the batch's. */
-  async compute(batch: PreparedBatch): Promise<BatchGradients> {
+  /**
+   * Slices' gradients, each weighted by its share of the batch, add up to the batch's; all of it
+   * times `scale` (a worker's share of a larger batch), which costs nothing folded into the loss.
+   */
+  async compute(batch: PreparedBatch, scale = 1): Promise<BatchGradients> {
     const variables = [...this.model.variables().values()];
     let loss = 0;
     let grads: tf.NamedTensorMap | undefined;
     await forEachSlice(batch, this.examplesPerPass, async (part, share) => {
-      const result = tf.variableGrads(() => tf.mul(this.objective.loss(part), share) as tf.Scalar, variables);
+      const result = tf.variableGrads(() => tf.mul(this.objective.loss(part), share * scale) as tf.Scalar, variables);
       grads = grads ? addInto(grads, result.grads) : result.grads;
       try {
         loss += (await result.value.data())[0];

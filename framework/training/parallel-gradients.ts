@@ -64,11 +64,11 @@ export class ParallelGradients implements GradientComputer {
 
   private async localShare(batch: PreparedBatch, start: number, end: number, share: number): Promise<BatchGradients> {
     const part = sliceBatch(batch, start, end - start);
-    const { loss, grads } = await this.local.compute(part);
-    tf.dispose(Object.values(part));
-    const weighted = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, tf.mul(g, share)])));
-    tf.dispose(Object.values(grads));
-    return { loss: loss * share, grads: weighted };
+    try {
+      return await this.local.compute(part, share);
+    } finally {
+      tf.dispose(Object.values(part));
+    }
   }
 
   dispose(): void {
