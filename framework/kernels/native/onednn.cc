@@ -487,25 +487,23 @@ XP_VECTOR_CLONES void centerAndScale(const float *x, float *y, double mean, cons
   }
 }
 
-// With x̂ = (x − mean)·invStd and g = dy·gamma: Σg and Σg·x̂ of the group, and Σdy·x̂ and Σdy per channel into dGamma, dBeta.
-XP_VECTOR_CLONES void gradientSums(const float *x, const float *dy, const float *gamma, int64_t positions, int64_t channels, double mean,
-                                   double invStd, double *gSum, double *gDotNormalized, double *dGamma, double *dBeta) {
-  double s = 0, d = 0;
+// Per channel over a group's positions: Σdy and Σdy·(x − mean), in double precision; the
+// group's Σg, Σg·x̂ (g = dy·gamma, x̂ = (x − mean)·invStd) and dGamma, dBeta follow from these
+// per channel. One pass of vector adds: a sum over the group reduced at every position, as
+// before, cost three to four times as much at the UNets' 8-64 channels.
+XP_VECTOR_CLONES void channelSums(const float *x, const float *dy, int64_t positions, int64_t channels, float mean, double *sumDy, double *sumDyCentered) {
+  std::fill(sumDy, sumDy + channels, 0.0);
+  std::fill(sumDyCentered, sumDyCentered + channels, 0.0);
   for (int64_t p = 0; p < positions; p++) {
     const float *xp = x + p * channels;
     const float *dyp = dy + p * channels;
-#pragma omp simd reduction(+ : s, d)
+#pragma omp simd
     for (int64_t c = 0; c < channels; c++) {
-      double normalized = (xp[c] - mean) * invStd;
-      double g = static_cast<double>(dyp[c]) * gamma[c];
-      s += g;
-      d += g * normalized;
-      dGamma[c] += dyp[c] * normalized;
-      dBeta[c] += dyp[c];
+      const double g = dyp[c];
+      sumDy[c] += g;
+      sumDyCentered[c] += g * static_cast<double>(xp[c] - mean);
     }
   }
-  *gSum = s;
-  *gDotNormalized = d;
 }
 
 // dx = (dy·gamma − gMean − x̂·projection)·invStd.
@@ -592,14 +590,22 @@ napi_value NormalizeGrad(napi_env env, napi_callback_info info) {
     {
       double *myGamma = perThread.data() + static_cast<size_t>(omp_get_thread_num()) * 2 * s.channels;
       double *myBeta = myGamma + s.channels;
+      std::vector<double> sumDy(static_cast<size_t>(s.channels)), sumDyCentered(static_cast<size_t>(s.channels));
 #pragma omp for schedule(static)
       for (int64_t group = 0; group < s.groups(); group++) {
         const int64_t start = group * s.groupSize;
-        const double mean = statistics[2 * group];
+        const float mean = statistics[2 * group];
         const double invStd = statistics[2 * group + 1];
+        channelSums(x + start, dy + start, s.positions(), s.channels, mean, sumDy.data(), sumDyCentered.data());
         double gSum = 0, gDotNormalized = 0;
-        gradientSums(x + start, dy + start, gamma, s.positions(), s.channels, mean, invStd, &gSum, &gDotNormalized, myGamma, myBeta);
-        normalizedGradient(x + start, dy + start, gamma, dx + start, s.positions(), s.channels, static_cast<float>(mean),
+        for (int64_t c = 0; c < s.channels; c++) {
+          const double groupGamma = invStd * sumDyCentered[c];  // Σdy·x̂ over the group's positions
+          myGamma[c] += groupGamma;
+          myBeta[c] += sumDy[c];
+          gSum += gamma[c] * sumDy[c];
+          gDotNormalized += gamma[c] * groupGamma;
+        }
+        normalizedGradient(x + start, dy + start, gamma, dx + start, s.positions(), s.channels, mean,
                            static_cast<float>(invStd), static_cast<float>(gSum / s.groupSize), static_cast<float>(gDotNormalized / s.groupSize));
       }
     }
