@@ -28,8 +28,8 @@ const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
  * oneDNN's own threads for a large one).
  */
 const THREADS = [1, 2];
-/** PyTorch steps are cheap beside xp's, so a few more of them. */
-const PYTORCH_STEPS = { warmup: 1, steps: 3 };
+/** As many as xp's quick-start steps (bench/models.ts): the median of ten after three warm-ups. */
+const PYTORCH_STEPS = { warmup: 3, steps: 10 };
 
 /** Each experiment's model in bench/pytorch_unet.py and issue 15's target for xp / PyTorch. */
 const COUNTERPARTS: Record<string, { model: string; target: number }> = {
@@ -84,7 +84,7 @@ export const vsPytorch: Benchmark = {
     const cpu = os.cpus()[0]?.model ?? 'unknown';
     const notes = [
       `CPU: ${cpu}, ${os.cpus().length} cores.`,
-      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail})` : 'wasm kernels'}; 2T: the threads \`trainer.threads: auto\` picks on two cores; median of timed steps after one warm-up, as \`npm run bench -- models\`.`,
+      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail})` : 'wasm kernels'}; 2T: the threads \`trainer.threads: auto\` picks on two cores; median of timed steps after warm-ups, as \`npm run bench -- models\` (quick start 10 after 3, paper 2 after 1).`,
       `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of ${PYTORCH_STEPS.steps} steps after ${PYTORCH_STEPS.warmup} warm-up.`,
       'xp / PyTorch divides the faster xp column by the faster PyTorch column. Parameter counts checked equal on both sides.',
     ];
