@@ -41,7 +41,7 @@ function wasmKernelLines(): string[] {
     `convolutions: ${convolutions}`,
     `matmul:       ${products}`,
     `gelu:         ${gelu}`,
-    ...(native.active ? ['native also: normalization, add/multiply, softmax, concat/split'] : []),
+    ...(native.active ? ['native also: normalization, add/multiply, softmax, sums, max-pool and bilinear-resize gradients, concat/split'] : []),
     `wasm SIMD:    ${simd}`,
     'other ops:    wasm (tfjs-backend-wasm)',
   ];
