@@ -28,8 +28,12 @@ const INSTALL = 'apt-get install -y python3-torch libopenblas0-pthread';
  * oneDNN's own threads for a large one).
  */
 const THREADS = [1, 2];
-/** As many as xp's quick-start steps (bench/models.ts): the median of ten after three warm-ups. */
-const PYTORCH_STEPS = { warmup: 3, steps: 10 };
+/**
+ * Rounds of xp then PyTorch, each side on one thread and on two, alternated: this machine's
+ * speed moves by a third within minutes, and a comparison of one run each mostly measured
+ * when each side happened to run. Each cell is the median over rounds.
+ */
+const ROUNDS = 3;
 
 /** Each experiment's model in bench/pytorch_unet.py and issue 15's target for xp / PyTorch. */
 const COUNTERPARTS: Record<string, { model: string; target: number }> = {
@@ -73,10 +77,12 @@ export const vsPytorch: Benchmark = {
   async run(context) {
     const rows: Row[] = [];
     const runs: PytorchRun[] = [];
+    const rounds: Record<string, Round[]> = {};
     for (const c of CASES) {
-      const { rows: caseRows, runs: caseRuns } = await compare(c);
-      rows.push(...caseRows);
-      runs.push(...caseRuns);
+      const compared = await compare(c);
+      rows.push(...compared.rows);
+      runs.push(...compared.runs);
+      rounds[c.experiment] = compared.rounds;
     }
     const kernels = await measureKernelRates(PYTHON);
     const { torch, blas } = runs[0];
@@ -85,7 +91,8 @@ export const vsPytorch: Benchmark = {
     const notes = [
       `CPU: ${cpu}, ${os.cpus().length} cores.`,
       `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail})` : 'wasm kernels'}; 2T: the threads \`trainer.threads: auto\` picks on two cores; median of timed steps after warm-ups, as \`npm run bench -- models\` (quick start 10 after 3, paper 2 after 1).`,
-      `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of ${PYTORCH_STEPS.steps} steps after ${PYTORCH_STEPS.warmup} warm-up.`,
+      `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of as many steps after as many warm-ups as xp's.`,
+      `Each cell: the median of ${ROUNDS} rounds, each round xp then PyTorch (bench/results.json keeps every round's).`,
       'xp / PyTorch divides the faster xp column by the faster PyTorch column. Parameter counts checked equal on both sides.',
     ];
     const kernelNotes = [
@@ -94,35 +101,66 @@ export const vsPytorch: Benchmark = {
     ];
     return {
       report: [report(rows), '', ...notes, '', kernels.report, '', ...kernelNotes].join('\n'),
-      data: { cpu, rows, pytorch: runs, kernels: kernels.data },
+      data: { cpu, rows, rounds, pytorch: runs, kernels: kernels.data },
     };
   },
 };
 
-/** xp's and PyTorch's training throughput for one case; throws if the two models differ in size. */
-async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[] }> {
+/** One round of a case: images/s by batch, keyed by thread count, on each side. */
+interface Round {
+  xp: Record<number, Record<number, number>>;
+  pytorch: Record<number, Record<number, number>>;
+}
+
+/**
+ * xp's and PyTorch's training throughput for one case over ROUNDS alternated rounds; throws if
+ * the two models differ in size.
+ */
+async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[]; rounds: Round[] }> {
   const { model, target } = COUNTERPARTS[c.experiment];
-  const xp: Training[] = [];
-  for (const cores of THREADS) xp.push(await measureTrainingOf(c, (model) => useTrainingThreads(model, 'auto', cores)));
-  setNativeThreads(THREADS.at(-1)!);
+  const rounds: Round[] = [];
   const runs: PytorchRun[] = [];
-  for (const threads of THREADS) runs.push(await runPytorch(model, c.trainBatches, threads));
-  if (runs[0].parameters !== xp[0].parameters) {
-    throw new XpError(`${c.experiment}: xp's UNet has ${xp[0].parameters} parameters, bench/pytorch_unet.py's ${runs[0].parameters}; update the script's '${model}' model`);
+  for (let round = 0; round < ROUNDS; round++) {
+    const xp: Round['xp'] = {};
+    const pytorch: Round['pytorch'] = {};
+    let parameters = 0;
+    for (const cores of THREADS) {
+      const training = await measureTrainingOf(c, (m) => useTrainingThreads(m, 'auto', cores));
+      parameters = training.parameters;
+      xp[cores] = Object.fromEntries(c.trainBatches.map((b) => [b, training.imagesPerSecond[`batch ${b}`]]));
+    }
+    setNativeThreads(THREADS.at(-1)!);
+    for (const threads of THREADS) {
+      const run = await runPytorch(model, c, threads);
+      if (run.parameters !== parameters) {
+        throw new XpError(`${c.experiment}: xp's UNet has ${parameters} parameters, bench/pytorch_unet.py's ${run.parameters}; update the script's '${model}' model`);
+      }
+      runs.push(run);
+      pytorch[threads] = Object.fromEntries(run.results.map((r) => [r.batch, r.imagesPerSecond]));
+    }
+    rounds.push({ xp, pytorch });
   }
   const rows = c.trainBatches.map((batch) => {
-    const pytorch = Object.fromEntries(runs.map((run) => [run.threads, run.results.find((r) => r.batch === batch)!.imagesPerSecond]));
-    const xpRates = Object.fromEntries(THREADS.map((threads, i) => [threads, xp[i].imagesPerSecond[`batch ${batch}`]]));
+    const medianOf = (side: 'xp' | 'pytorch') =>
+      Object.fromEntries(THREADS.map((threads) => [threads, median(rounds.map((r) => r[side][threads][batch]))]));
+    const xpRates = medianOf('xp');
+    const pytorch = medianOf('pytorch');
     const ratio = Math.max(...Object.values(xpRates)) / Math.max(...Object.values(pytorch));
     return { experiment: c.experiment, batch, xp: xpRates, pytorch, ratio, target };
   });
-  return { rows, runs };
+  return { rows, runs, rounds };
 }
 
-/** Runs bench/pytorch_unet.py, its progress on our stderr, and parses the JSON it prints. */
-function runPytorch(model: string, batches: number[], threads: number): Promise<PytorchRun> {
-  const args = [SCRIPT, '--model', model, '--batch', ...batches.map(String), '--threads', String(threads),
-    '--warmup', String(PYTORCH_STEPS.warmup), '--steps', String(PYTORCH_STEPS.steps)];
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Runs bench/pytorch_unet.py for the case's batches, as many steps as xp's, its progress on our stderr; parses the JSON it prints. */
+function runPytorch(model: string, c: ModelCase, threads: number): Promise<PytorchRun> {
+  const args = [SCRIPT, '--model', model, '--batch', ...c.trainBatches.map(String), '--threads', String(threads),
+    '--warmup', String(c.warmup ?? 1), '--steps', String(c.reps)];
   return new Promise((resolve, reject) => {
     // OpenMP's default spin-waiting stalls PyTorch's second thread on a shared machine (docs/performance.md).
     const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
