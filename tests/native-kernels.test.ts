@@ -255,6 +255,11 @@ for (const { x, filter, strides, pad } of POOLS) {
   });
 }
 
+test('max pooling of values all below zero routes every window\'s gradient (wasm\'s own kernel drops them)', async () => {
+  const f: Differentiable = (v) => tf.maxPool(tf.sub(tf.neg(tf.abs(v)), 1) as tf.Tensor4D, 2, 2, 'valid');
+  await checkAgainstCpu('max pooling of negative values', f, [[2, 6, 6, 3]], [tf.MaxPoolGrad]);
+});
+
 // Bilinear resizing's gradient: the UNet's doubling with aligned corners, without, shrinking,
 // odd sizes, a 1-pixel image. Square images only: tfjs 4.22's cpu backend returns this gradient
 // with height and width swapped, which tfjs rejects for any other.
