@@ -5,7 +5,8 @@ Builds the paper's UNet (experiments/mnist-standard.yaml, 28,327,297 parameters)
 quick-start one (experiments/quickstart.yaml, 185,553), block for block as xp builds them
 (components/blocks/*.ts, framework/nn/*.ts), exits non-zero if its parameter count differs
 from xp's, then times DDPM training steps: per-example timesteps, x_t from the paper's linear
-schedule, MSE on the predicted noise, Adam. Prints one JSON object on stdout (progress on
+schedule, the experiment's loss (MSE on the predicted noise for the paper; on v, weighted by
+min-SNR-5, for the quick start), Adam. Prints one JSON object on stdout (progress on
 stderr) for bench/vs-pytorch.ts.
 
 Run with Debian's PyTorch, which installs for the system Python, not for a pyenv or venv one:
@@ -49,6 +50,8 @@ MODELS = {
         "ups": [(256, True), (128, True)],
         "heads": 4,
         "lr": 2e-4,
+        "prediction": "epsilon",
+        "min_snr_gamma": None,
         "parameters": 28_327_297,
     },
     "quickstart": {
@@ -59,6 +62,8 @@ MODELS = {
         "ups": [(16, False), (8, False)],
         "heads": 4,
         "lr": 1.01e-3,
+        "prediction": "v",
+        "min_snr_gamma": 5,
         "parameters": 185_553,
     },
 }
@@ -217,11 +222,19 @@ def count_parameters(model):
 
 
 class TrainingStep:
-    """One DDPM training step on random images: the compute of an MNIST batch, without the data."""
+    """One DDPM training step on random images: the compute of an MNIST batch, without the data.
 
-    def __init__(self, model, lr, batch, device):
+    The experiment's objective (components/objectives/noise-prediction.ts): the model predicts
+    the noise (the paper) or v = sqrt(alpha_bar)·noise − sqrt(1 − alpha_bar)·x0 (the quick start),
+    and with min-SNR-gamma each example's mean squared error is weighted by min(SNR, gamma)/(SNR + 1)
+    for v, min(SNR, gamma)/SNR for the noise (framework/diffusion/prediction.ts).
+    """
+
+    def __init__(self, model, spec, batch, device):
         self.model = model.to(device)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=spec["lr"])
+        self.prediction = spec["prediction"]
+        self.min_snr_gamma = spec["min_snr_gamma"]
         self.batch = batch
         self.device = torch.device(device)
         betas = torch.linspace(BETA_START, BETA_END, SCHEDULE_STEPS)
@@ -233,7 +246,15 @@ class TrainingStep:
         noise = torch.randn_like(x0)
         alpha_bar = self.alpha_bar[t][:, None, None, None]
         xt = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
-        loss = F.mse_loss(self.model(xt, t), noise)
+        target = noise if self.prediction == "epsilon" else alpha_bar.sqrt() * noise - (1 - alpha_bar).sqrt() * x0
+        squared = (self.model(xt, t) - target) ** 2
+        if self.min_snr_gamma is None:
+            loss = squared.mean()
+        else:
+            snr = self.alpha_bar[t] / (1 - self.alpha_bar[t])
+            clipped = snr.clamp(max=self.min_snr_gamma)
+            weight = clipped / (snr + 1) if self.prediction == "v" else clipped / snr
+            loss = (squared.mean(dim=(1, 2, 3)) * weight).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -263,7 +284,7 @@ def profile_step(step, rows):
 
 
 def measure(spec, batch, args):
-    step = TrainingStep(UNet(spec), spec["lr"], batch, args.device)
+    step = TrainingStep(UNet(spec), spec, batch, args.device)
     print(f"PyTorch, batch {batch}, on {args.device}, {args.threads} thread(s):", file=sys.stderr)
     seconds = time_steps(step, args.warmup, args.steps)
     if args.profile:
