@@ -1,8 +1,10 @@
 /**
  * xp beside PyTorch (`npm run bench -- --vs-pytorch`): the training throughput of the paper's
  * and the quick-start UNet, xp's as bench/models.ts measures it, PyTorch's by
- * bench/pytorch_unet.py, which builds the same models layer for layer, each on one thread and
- * on two. The PyTorch side needs the system Python's torch (Debian: python3-torch).
+ * bench/pytorch_unet.py, which builds the same models layer for layer and trains the same
+ * objective, each on one thread and on two, in alternated rounds; then both sides' kernels on
+ * the calls one training pass makes. The PyTorch side needs the system Python's torch (Debian:
+ * python3-torch).
  */
 import { execFile, spawn } from 'node:child_process';
 import os from 'node:os';
