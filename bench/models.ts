@@ -102,14 +102,17 @@ export async function build(experiment: string) {
 
 type Built = Awaited<ReturnType<typeof build>>;
 
+/** The threads to train a model at a batch size on. */
+export type ThreadsFor = (model: Built['model'], batchSize: number) => number;
+
 /**
  * Training throughput of the case's model, built afresh and freed after (what bench/vs-pytorch.ts
- * compares), on the threads `threadsFor` picks for it.
+ * compares), on the threads `threadsFor` picks for it at each batch size.
  */
-export async function measureTrainingOf(c: ModelCase, threadsFor: (model: Built['model']) => number): Promise<Training> {
+export async function measureTrainingOf(c: ModelCase, threadsFor: ThreadsFor): Promise<Training> {
   const built = await build(c.experiment);
   try {
-    return await measureTraining(c, built, threadsFor(built.model));
+    return await measureTraining(c, built, threadsFor);
   } finally {
     disposeBuilt(built);
   }
@@ -118,10 +121,10 @@ export async function measureTrainingOf(c: ModelCase, threadsFor: (model: Built[
 /**
  * Median time of a training step at each of the case's batch sizes: what the trainer does
  * (MNIST batch, per-example timesteps, noise, x_t, gradients in the slices the wasm heap
- * holds, on `threads` threads as `trainer.threads` would, the experiment's optimizer, EMA),
- * one warm-up step first. Frees everything it made but the model.
+ * holds, on the threads `threadsFor` gives, as `trainer.threads` would, the experiment's
+ * optimizer, EMA), after warm-up steps. Frees everything it made but the model.
  */
-async function measureTraining(c: ModelCase, built: Built, threads: number): Promise<Training> {
+async function measureTraining(c: ModelCase, built: Built, threadsFor: ThreadsFor): Promise<Training> {
   const { model, objective, optimizer: optimizerFactory } = built;
   const optimizer = optimizerFactory.create();
   const rng = new Rng(0);
@@ -130,7 +133,7 @@ async function measureTraining(c: ModelCase, built: Built, threads: number): Pro
   for (const batchSize of c.trainBatches) {
     const batches = (await datasetWithBatch(c.experiment, batchSize)).batches(rng.fork(batchSize));
     const setup = { modules: built.modules, experiment: built.experiment, examplesPerPass: examplesPerPass(model, 'auto') };
-    const gradients = await startGradients(model, objective, setup, threads);
+    const gradients = await startGradients(model, objective, setup, threadsFor(model, batchSize));
     const [firstVariable] = model.variables().values();
     const ema = new EmaWeights(model.variables());
     let prepared: PreparedBatch | undefined;
@@ -175,7 +178,7 @@ async function measure(c: ModelCase): Promise<Row> {
   const built = await build(c.experiment);
   const { model, dataset, schedule, ddim } = built;
   const tensorsBefore = tf.memory().numTensors;
-  const training = await measureTraining(c, built, 1);
+  const training = await measureTraining(c, built, () => 1);
   const x = tf.randomNormal([c.forwardBatch, ...dataset.imageShape]) as tf.Tensor4D;
   const t = tf.fill([c.forwardBatch], 100, 'int32') as tf.Tensor1D;
   const { pass } = await medianOfRounds({ pass: () => readValues(() => model.predict(x, t)) }, { warmup: c.warmup ?? 1, reps: c.reps });

@@ -127,7 +127,7 @@ async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[];
     const pytorch: Round['pytorch'] = {};
     let parameters = 0;
     for (const cores of THREADS) {
-      const training = await measureTrainingOf(c, (m) => useTrainingThreads(m, 'auto', cores));
+      const training = await measureTrainingOf(c, (m, batchSize) => useTrainingThreads(m, 'auto', { cores, batchSize }));
       parameters = training.parameters;
       xp[cores] = Object.fromEntries(c.trainBatches.map((b) => [b, training.imagesPerSecond[`batch ${b}`]]));
     }

@@ -70,13 +70,16 @@ for (const threads of [1, 2]) {
   });
 }
 
-test("threads: auto: workers for a small model on native kernels, one thread for a large one, one per core on plain wasm", async () => {
+test("threads: auto: workers for a small model on native kernels with 8 examples each, one thread for a large one, one per core on plain wasm", async () => {
   await backendReady;
   const model = (gflops: number) => ({ summary: (): SummaryRow[] => [{ stage: 's', block: 'b', outShape: [1, 1, 1], params: 0, flops: gflops * 1e9 }] });
   // On wasm, CI's backend (tests/setup.ts); native is the argument, not this process's kernels.
-  assert.is(autoThreads(model(0.05), 4, true), 4, "the quick start's size");
-  assert.is(autoThreads(model(10), 4, true), 1, "the paper's size");
-  assert.is(autoThreads(model(10), 4, false), 4, 'wasm kernels use one core per thread');
+  assert.is(autoThreads(model(0.05), { cores: 4, batchSize: 32 }, true), 4, "the quick start's size and batch");
+  assert.is(autoThreads(model(0.05), { cores: 4, batchSize: 16 }, true), 2, 'as many workers as have 8 examples each');
+  assert.is(autoThreads(model(0.05), { cores: 2, batchSize: 8 }, true), 1, 'batch 8 on one thread');
+  assert.is(autoThreads(model(0.05), { cores: 2, batchSize: 1 }, true), 1, 'never fewer than one');
+  assert.is(autoThreads(model(10), { cores: 4, batchSize: 64 }, true), 1, "the paper's size");
+  assert.is(autoThreads(model(10), { cores: 4, batchSize: 8 }, false), 4, 'wasm kernels use one core per thread');
 });
 
 test.run();

@@ -75,6 +75,8 @@ const NORMALIZERS: Record<Normalization, Normalizer> = {
 
 export class BatchSource {
   readonly batchesPerEpoch: number;
+  /** Images in a full batch. */
+  readonly batchSize: number;
   private readonly pixelsPerImage: number;
   private readonly dropLast: boolean;
   private rng: Rng;
@@ -92,6 +94,7 @@ export class BatchSource {
     if (labels && labels.length !== count) throw new XpError(`the image set holds ${count} images but ${labels.length} labels`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new XpError(`batch size must be a positive integer, got ${batchSize}`);
     this.dropLast = options.dropLast ?? false;
+    this.batchSize = batchSize;
     this.batchesPerEpoch = this.dropLast ? Math.floor(count / batchSize) : Math.ceil(count / batchSize);
     if (this.batchesPerEpoch === 0) {
       throw new XpError(`no batches: ${count} images are fewer than one batch of ${batchSize} and the last batch is dropped`);

@@ -104,7 +104,7 @@ export class Runner implements Trainer {
     if (run.resumeFrom) await this.restore(ctx, parts, run.resumeFrom);
     progress = run.quiet ? undefined : new Progress(totalSteps, ctx.step);
     if (run.resumeFrom) ctx.log(`resumed at step ${ctx.step}`);
-    const gradients = await this.gradientComputer(ctx.examplesPerPass);
+    const gradients = await this.gradientComputer(ctx.examplesPerPass, batches.batchSize);
     try {
       await parts.hooks.fire('onRunBegin', ctx);
       // The budget is for training: a first-use classifier or the floor metrics of onRunBegin don't count.
@@ -202,8 +202,8 @@ export class Runner implements Trainer {
   }
 
   /** Gradients on the worker threads `trainer.threads` asks for (useTrainingThreads), one slice of each batch apiece. */
-  private async gradientComputer(examples: number): Promise<GradientComputer> {
-    const threads = useTrainingThreads(this.model, this.params.threads, os.availableParallelism(), this.dataset.size);
+  private async gradientComputer(examples: number, batchSize: number): Promise<GradientComputer> {
+    const threads = useTrainingThreads(this.model, this.params.threads, { cores: os.availableParallelism(), batchSize }, this.dataset.size);
     const setup = { modules: this.registry.modules, experiment: this.experiment, examplesPerPass: examples };
     return startGradients(this.model, this.objective, setup, threads);
   }
@@ -258,23 +258,39 @@ function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTe
 const NATIVE_WORKERS_BELOW_FLOPS = 1e9;
 
 /**
- * The worker threads for a `trainer.threads` setting on `cores` cores, at most `limit`; where the
- * native kernels run, gives each thread its share of the cores for oneDNN's own threads.
+ * On the native kernels, a worker thread pays for itself only with this many examples of each
+ * batch to compute: measured on 2 cores, idle (docs/performance.md), the quick start trains at
+ * batch 8 (4 an engine) 9-38% slower on two worker threads than on one thread, at 16 (8 an
+ * engine) 3-10% faster, at 32 and 64 1.3-1.7x faster.
  */
-export function useTrainingThreads(model: Pick<Trainable, 'summary'>, setting: number | 'auto', cores: number, limit = Infinity): number {
+const NATIVE_EXAMPLES_PER_WORKER = 8;
+
+/** What `trainer.threads: auto` decides by besides the model. */
+export interface ThreadBudget {
+  cores: number;
+  /** Images in a full batch, which the threads share. */
+  batchSize: number;
+}
+
+/**
+ * The worker threads for a `trainer.threads` setting, at most `limit`; where the native kernels
+ * run, gives each thread its share of the cores for oneDNN's own threads.
+ */
+export function useTrainingThreads(model: Pick<Trainable, 'summary'>, setting: number | 'auto', budget: ThreadBudget, limit = Infinity): number {
   const native = nativeKernelStatus().active;
-  const threads = Math.min(setting === 'auto' ? autoThreads(model, cores, native) : setting, limit);
-  if (native) setNativeThreads(Math.max(1, Math.floor(cores / threads)));
+  const threads = Math.min(setting === 'auto' ? autoThreads(model, budget, native) : setting, limit);
+  if (native) setNativeThreads(Math.max(1, Math.floor(budget.cores / threads)));
   return threads;
 }
 
 /**
  * 'auto': one worker thread per core on the single-threaded wasm and cpu backends, and on native
- * kernels for a small model; one thread where the backend or oneDNN spreads each call over the
- * cores itself.
+ * kernels for a small model while each thread gets NATIVE_EXAMPLES_PER_WORKER examples of a
+ * batch; one thread where the backend or oneDNN spreads each call over the cores itself.
  */
-export function autoThreads(model: Pick<Trainable, 'summary'>, cores: number, native: boolean): number {
+export function autoThreads(model: Pick<Trainable, 'summary'>, { cores, batchSize }: ThreadBudget, native: boolean): number {
   if (!onOneCoreBackend()) return 1;
   if (!native) return cores;
-  return forwardFlopsPerExample(model) < NATIVE_WORKERS_BELOW_FLOPS ? cores : 1;
+  if (forwardFlopsPerExample(model) >= NATIVE_WORKERS_BELOW_FLOPS) return 1;
+  return Math.max(1, Math.min(cores, Math.floor(batchSize / NATIVE_EXAMPLES_PER_WORKER)));
 }

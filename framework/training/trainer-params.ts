@@ -25,7 +25,8 @@ export const TrainerParams = Type.Object(
       description:
         'Threads that share each batch (data parallel, gradients summed in a fixed order). ' +
         "'auto': one per core on the wasm and cpu backends, which use one core per thread (with the native " +
-        'kernels, only for models under 1 GFLOP per example; a larger one runs on one thread with oneDNN on every core); 1 elsewhere',
+        'kernels, only for models under 1 GFLOP per example and as many as get 8 examples of a batch each; a larger ' +
+        'model runs on one thread with oneDNN on every core); 1 elsewhere',
     }),
     micro_batch: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
       default: 'auto',
