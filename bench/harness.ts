@@ -42,11 +42,13 @@ export async function fastestOfRounds<K extends string>(fns: Record<K, Timed>, r
 
 /** Like `fastestOfRounds`, but keeps each function's median time in ms. */
 export async function medianOfRounds<K extends string>(fns: Record<K, Timed>, rounds: Rounds): Promise<Record<K, number>> {
-  return summarize(await timesOfRounds(fns, rounds), (ts) => {
-    const sorted = [...ts].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  });
+  return summarize(await timesOfRounds(fns, rounds), median);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 interface Rounds {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { XpError } from '../framework/errors.js';
-import { table, type Benchmark } from './harness.js';
+import { median, table, type Benchmark } from './harness.js';
 import { CASES, measureTrainingOf, type ModelCase, type Training } from './models.js';
 import { measureKernelRates } from './native-kernels.js';
 import { nativeKernelStatus, setNativeThreads } from '../framework/kernels/native/onednn-kernels.js';
@@ -92,7 +92,7 @@ export const vsPytorch: Benchmark = {
     const cpu = os.cpus()[0]?.model ?? 'unknown';
     const notes = [
       `CPU: ${cpu}, ${os.cpus().length} cores.`,
-      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail})` : 'wasm kernels'}; 2T: the threads \`trainer.threads: auto\` picks on two cores; median of timed steps after warm-ups, as \`npm run bench -- models\` (quick start 10 after 3, paper 2 after 1).`,
+      `xp: ${context.backend} backend, ${nativeKernelStatus().active ? `native kernels (${nativeKernelStatus().detail})` : 'wasm kernels'}; 2T: the threads \`trainer.threads: auto\` picks on two cores; median of timed steps after warm-ups, as \`npm run bench -- models\` (${CASES.map((c) => `${c.experiment.replace('experiments/', '')}: ${c.reps} after ${c.warmup ?? 1}`).join(', ')}).`,
       `PyTorch ${torch}, BLAS ${blas.join(', ') || 'unknown'}: median of as many steps after as many warm-ups as xp's.`,
       `Each cell: the median of ${ROUNDS} rounds, each round xp then PyTorch (bench/results.json keeps every round's).`,
       'xp / PyTorch divides the faster xp column by the faster PyTorch column. Parameter counts checked equal on both sides.',
@@ -151,12 +151,6 @@ async function compare(c: ModelCase): Promise<{ rows: Row[]; runs: PytorchRun[];
     return { experiment: c.experiment, batch, xp: xpRates, pytorch, ratio, target };
   });
   return { rows, runs, rounds };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs bench/pytorch_unet.py for the case's batches, as many steps as xp's, its progress on our stderr; parses the JSON it prints. */
